@@ -1,0 +1,16 @@
+/**
+ * The ordered, append-only list of migrations. Listing them here (instead of letting knex
+ * scan a folder) makes the same list work from TypeScript sources and the compiled build.
+ */
+import type { Knex } from 'knex';
+import * as initialSchema from './20261122000100_initial_schema.js';
+
+export interface Migration {
+  readonly name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+export const migrations: readonly Migration[] = [
+  { name: '20261122000100_initial_schema', ...initialSchema },
+];

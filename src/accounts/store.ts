@@ -1,0 +1,112 @@
+/**
+ * AccountStore: end-users in `accounts`. Enforces: argon2id hashes only, case-insensitive
+ * unique usernames, disabled accounts cannot sign in or be found by the provider.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { ValidationError } from '../validation.js';
+import { hashPassword, verifyPassword } from './passwords.js';
+import { passwordProblems, type NewAccount } from './schema.js';
+
+export interface Account {
+  readonly id: string;
+  readonly username: string;
+  readonly email: string | undefined;
+  readonly emailVerified: boolean;
+  readonly name: string | undefined;
+  readonly disabled: boolean;
+  readonly createdAt: Date;
+}
+
+interface AccountRow {
+  id: string;
+  username: string;
+  username_normalized: string;
+  password_hash: string | null;
+  email: string | null;
+  email_verified: boolean;
+  name: string | null;
+  disabled: boolean;
+  created_at: Date;
+}
+
+const normalize = (username: string) => username.trim().toLowerCase();
+
+function toAccount(row: AccountRow): Account {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email ?? undefined,
+    emailVerified: row.email_verified,
+    name: row.name ?? undefined,
+    disabled: row.disabled,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+export class AccountStore {
+  constructor(private readonly knex: Knex) {}
+
+  async findById(id: string): Promise<Account | undefined> {
+    const row = (await this.knex<AccountRow>('accounts').where('id', id).first()) as AccountRow | undefined;
+    return row ? toAccount(row) : undefined;
+  }
+
+  async findByUsername(username: string): Promise<Account | undefined> {
+    const row = (await this.knex<AccountRow>('accounts').where('username_normalized', normalize(username)).first()) as
+      | AccountRow
+      | undefined;
+    return row ? toAccount(row) : undefined;
+  }
+
+  /** The account if the credentials are right and it is enabled; constant work otherwise. */
+  async authenticate(username: string, password: string): Promise<Account | undefined> {
+    const row = (await this.knex<AccountRow>('accounts').where('username_normalized', normalize(username)).first()) as
+      | AccountRow
+      | undefined;
+    const ok = await verifyPassword(row?.password_hash, password);
+    if (!ok || !row || row.disabled) return undefined;
+    return toAccount(row);
+  }
+
+  async create(input: NewAccount, password: string): Promise<Account> {
+    const problems = passwordProblems(password, input.username);
+    if (problems.length) throw new ValidationError(problems);
+    if (await this.findByUsername(input.username)) throw new ValidationError([`username "${input.username}" is taken`]);
+    const row = {
+      id: randomUUID(),
+      username: input.username,
+      username_normalized: normalize(input.username),
+      password_hash: await hashPassword(password),
+      email: input.email ?? null,
+      email_verified: input.email_verified ?? false,
+      name: input.name ?? null,
+      password_changed_at: new Date(),
+    };
+    try {
+      await this.knex('accounts').insert(row);
+    } catch (error) {
+      if ((error as { code?: string }).code === '23505') throw new ValidationError([`username "${input.username}" is taken`]);
+      throw error;
+    }
+    const created = await this.findById(row.id);
+    if (!created) throw new Error('account vanished after insert');
+    return created;
+  }
+
+  async setPassword(username: string, password: string): Promise<Account> {
+    const account = await this.findByUsername(username);
+    if (!account) throw new ValidationError([`no account "${username}"`]);
+    const problems = passwordProblems(password, account.username);
+    if (problems.length) throw new ValidationError(problems);
+    await this.knex('accounts')
+      .where('id', account.id)
+      .update({ password_hash: await hashPassword(password), password_changed_at: this.knex.fn.now(), updated_at: this.knex.fn.now() });
+    return account;
+  }
+
+  async list(): Promise<Account[]> {
+    const rows = (await this.knex<AccountRow>('accounts').select('*').orderBy('username_normalized')) as AccountRow[];
+    return rows.map(toAccount);
+  }
+}

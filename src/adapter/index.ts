@@ -1,0 +1,88 @@
+/**
+ * oidc-provider's Adapter over PostgreSQL, one instance per model name. Enforces: clients come
+ * from the client store (cached, never written through the provider), and a second redemption
+ * of a code or refresh token — even one racing the first across replicas — is invalid_grant
+ * and revokes the whole grant.
+ */
+import { errors, type Adapter, type AdapterFactory, type AdapterPayload } from 'oidc-provider';
+import { REDEEMABLE_MODELS, type OidcRecords } from './records.js';
+
+export interface ClientSource {
+  find(clientId: string): Promise<AdapterPayload | undefined>;
+}
+
+export interface AdapterDependencies {
+  readonly records: OidcRecords;
+  readonly clients: ClientSource;
+}
+
+class ClientAdapter implements Adapter {
+  constructor(private readonly clients: ClientSource) {}
+  find(id: string) {
+    return this.clients.find(id);
+  }
+  async upsert(): Promise<void> {
+    throw new Error('clients are managed by the CLI and admin API, not through the provider');
+  }
+  async destroy(): Promise<void> {
+    throw new Error('clients are managed by the CLI and admin API, not through the provider');
+  }
+  async findByUid() {
+    return undefined;
+  }
+  async findByUserCode() {
+    return undefined;
+  }
+  async consume(): Promise<void> {}
+  async revokeByGrantId(): Promise<void> {}
+}
+
+class RecordAdapter implements Adapter {
+  constructor(
+    private readonly model: string,
+    private readonly records: OidcRecords,
+  ) {}
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
+    await this.records.upsert(this.model, id, payload as Record<string, unknown>, expiresIn);
+  }
+  find(id: string) {
+    return this.records.find(this.model, id) as Promise<AdapterPayload | undefined>;
+  }
+  findByUid(uid: string) {
+    return this.records.findByUid(this.model, uid) as Promise<AdapterPayload | undefined>;
+  }
+  findByUserCode(userCode: string) {
+    return this.records.findByUserCode(this.model, userCode) as Promise<AdapterPayload | undefined>;
+  }
+  destroy(id: string) {
+    return this.records.destroy(this.model, id);
+  }
+  revokeByGrantId(grantId: string) {
+    return this.records.revokeByGrantId(this.model, grantId);
+  }
+
+  async consume(id: string) {
+    if (await this.records.consume(this.model, id)) return;
+    if (!REDEEMABLE_MODELS.has(this.model)) return;
+    // oidc-provider reads, checks `consumed`, then consumes: two parallel redemptions both pass
+    // the check. The conditional update lets exactly one win; the loser is treated as reuse.
+    const grantId = await this.records.grantIdOf(this.model, id);
+    if (grantId) await this.records.revokeGrant(grantId);
+    throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
+  }
+}
+
+export function createAdapterFactory({ records, clients }: AdapterDependencies): AdapterFactory {
+  const clientAdapter = new ClientAdapter(clients);
+  const byModel = new Map<string, Adapter>();
+  return (model: string) => {
+    if (model === 'Client') return clientAdapter;
+    let adapter = byModel.get(model);
+    if (!adapter) {
+      adapter = new RecordAdapter(model, records);
+      byModel.set(model, adapter);
+    }
+    return adapter;
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * SQL for oidc-provider's records (table `oidc_records`). Enforces: lookups by indexed keys
+ * only, bound parameters only, rows stay readable for a grace period after expiry so the
+ * provider can tell "expired" from "not found", and consumption is a conditional update.
+ */
+import type { Knex } from 'knex';
+
+export type Payload = Record<string, unknown>;
+
+/** Models whose records belong to a grant and die with it. */
+export const GRANT_BOUND_MODELS = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+]);
+
+/** Models whose `consume` redeems something at the token endpoint: a second redemption is reuse. */
+export const REDEEMABLE_MODELS = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
+
+interface RecordRow {
+  payload: Payload;
+  consumed_at: Date | null;
+}
+
+const asString = (value: unknown): string | null => (typeof value === 'string' && value.length ? value : null);
+
+export class OidcRecords {
+  constructor(
+    private readonly knex: Knex,
+    private readonly graceSeconds: number,
+  ) {}
+
+  private readable(model: string) {
+    return this.knex<RecordRow>('oidc_records')
+      .select('payload', 'consumed_at')
+      .where('model', model)
+      .andWhere((q) =>
+        q.whereNull('expires_at').orWhere('expires_at', '>', this.knex.raw("now() - make_interval(secs => ?)", [this.graceSeconds])),
+      );
+  }
+
+  private static present(row: RecordRow | undefined): Payload | undefined {
+    if (!row) return undefined;
+    if (!row.consumed_at) return row.payload;
+    return { ...row.payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) };
+  }
+
+  async upsert(model: string, id: string, payload: Payload, expiresIn: number | undefined): Promise<void> {
+    const row = {
+      model,
+      id,
+      payload: JSON.stringify(payload),
+      grant_id: GRANT_BOUND_MODELS.has(model) ? asString(payload.grantId) : null,
+      uid: model === 'Session' ? asString(payload.uid) : null,
+      user_code: model === 'DeviceCode' ? asString(payload.userCode) : null,
+      account_id: model === 'Session' ? asString(payload.accountId) : null,
+      expires_at: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+    };
+    const write = (db: Knex) =>
+      db('oidc_records')
+        .insert(row)
+        .onConflict(['model', 'id'])
+        .merge(['payload', 'grant_id', 'uid', 'user_code', 'account_id', 'expires_at']);
+
+    if (row.uid || row.user_code) {
+      // Session uid and device user code are unique: the latest write wins.
+      await this.knex.transaction(async (trx) => {
+        await trx('oidc_records')
+          .where('model', model)
+          .andWhere(row.uid ? 'uid' : 'user_code', row.uid ?? row.user_code)
+          .andWhereNot('id', id)
+          .delete();
+        await write(trx);
+      });
+      return;
+    }
+    await write(this.knex);
+  }
+
+  async find(model: string, id: string): Promise<Payload | undefined> {
+    return OidcRecords.present(await this.readable(model).andWhere('id', id).first());
+  }
+
+  async findByUid(model: string, uid: string): Promise<Payload | undefined> {
+    return OidcRecords.present(await this.readable(model).andWhere('uid', uid).first());
+  }
+
+  async findByUserCode(model: string, userCode: string): Promise<Payload | undefined> {
+    return OidcRecords.present(await this.readable(model).andWhere('user_code', userCode).first());
+  }
+
+  /** Marks a record consumed; true only for the one caller that actually consumed it. */
+  async consume(model: string, id: string): Promise<boolean> {
+    const updated = await this.knex('oidc_records')
+      .where({ model, id })
+      .whereNull('consumed_at')
+      .update({ consumed_at: this.knex.fn.now() });
+    return updated === 1;
+  }
+
+  async grantIdOf(model: string, id: string): Promise<string | undefined> {
+    const row = await this.knex('oidc_records').select('grant_id').where({ model, id }).first();
+    return asString(row?.grant_id) ?? undefined;
+  }
+
+  async destroy(model: string, id: string): Promise<void> {
+    await this.knex('oidc_records').where({ model, id }).delete();
+  }
+
+  async revokeByGrantId(model: string, grantId: string): Promise<void> {
+    await this.knex('oidc_records').where({ model, grant_id: grantId }).delete();
+  }
+
+  /** Ends a grant everywhere: the grant record and every record bound to it. */
+  async revokeGrant(grantId: string): Promise<void> {
+    await this.knex('oidc_records')
+      .where('grant_id', grantId)
+      .orWhere((q) => q.where('model', 'Grant').andWhere('id', grantId))
+      .delete();
+  }
+
+  /** Deletes up to `batchSize` records past their grace period; returns how many. */
+  async sweepExpired(batchSize: number): Promise<number> {
+    const result = await this.knex.raw(
+      `DELETE FROM oidc_records WHERE (model, id) IN (
+         SELECT model, id FROM oidc_records
+         WHERE expires_at < now() - make_interval(secs => ?)
+         LIMIT ?)`,
+      [this.graceSeconds, batchSize],
+    );
+    return (result as { rowCount?: number }).rowCount ?? 0;
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The HTTP application, in the order a request meets it: errors → logging → security headers
+ * → Gatehouse's own routes → the OpenID provider. The provider runs as its own Koa application
+ * on the raw request (not mounted into this one), so its cookies are signed with its own keys
+ * and it can be swapped for a rebuilt instance between requests.
+ */
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import type { AccountStore } from './accounts/store.js';
+import type { ResourceServerStore } from './apis/store.js';
+import type { Config } from './config/index.js';
+import type { Database } from './db/index.js';
+import { errorBoundary } from './http/error-boundary.js';
+import { healthRoutes } from './http/health.js';
+import { assetRoutes } from './interactions/assets.js';
+import { interactionRoutes } from './interactions/routes.js';
+import { requestLogging } from './observability/logger.js';
+import type { LiveProvider } from './provider/live.js';
+import { securityHeaders } from './security/headers.js';
+
+export interface AppDependencies {
+  readonly config: Config;
+  readonly db: Database;
+  readonly logger: Logger;
+  readonly live: LiveProvider;
+  readonly accounts: AccountStore;
+  readonly resourceServers: ResourceServerStore;
+}
+
+export function createApp(deps: AppDependencies): Koa {
+  const app = new Koa({ proxy: deps.config.trustProxy });
+  const provider = () => deps.live.current;
+  const routes = [
+    healthRoutes(deps.db, () => true),
+    assetRoutes(),
+    interactionRoutes({ provider, accounts: deps.accounts, resourceServers: deps.resourceServers, logger: deps.logger }),
+  ];
+
+  app.use(errorBoundary(deps.logger));
+  app.use(requestLogging(deps.logger));
+  app.use(securityHeaders());
+  for (const router of routes) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  app.use(async (ctx) => {
+    ctx.respond = false;
+    await deps.live.handle(ctx.req, ctx.res);
+  });
+  // Errors are answered by the boundary above; this only keeps Koa from printing them twice.
+  app.silent = true;
+  return app;
+}

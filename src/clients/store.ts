@@ -1,0 +1,124 @@
+/**
+ * ClientStore: registered clients in the `clients` table. Enforces: the client secret is kept
+ * only as a keyed hash, every change notifies all processes, and the token endpoint reads
+ * client metadata from memory (a per-process cache, invalidated by the change feed).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { AdapterPayload } from 'oidc-provider';
+import type { ChangeFeed } from '../db/change-feed.js';
+import type { MasterSecret } from '../security/master-secret.js';
+import { requiresSecret, type ClientMetadata } from './schema.js';
+
+interface ClientRow {
+  client_id: string;
+  metadata: Omit<ClientMetadata, 'client_secret'>;
+  secret_hash: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ClientSummary {
+  readonly clientId: string;
+  readonly clientName: string | undefined;
+  readonly grantTypes: readonly string[];
+  readonly authMethod: string;
+  readonly scope: string | undefined;
+  readonly redirectUris: readonly string[];
+  readonly updatedAt: Date;
+}
+
+export interface SavedClient {
+  readonly clientId: string;
+  readonly created: boolean;
+  /** Present only when Gatehouse generated the secret now: shown once, never stored. */
+  readonly generatedSecret?: string;
+}
+
+// Static metadata rarely changes and every change is announced; the TTL only bounds the damage
+// of a missed notice.
+const CACHE_TTL_MS = 5 * 60_000;
+
+export class ClientStore {
+  readonly #cache = new Map<string, { payload: AdapterPayload | undefined; at: number }>();
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly secret: MasterSecret,
+    private readonly feed: ChangeFeed,
+  ) {
+    feed.subscribe((topic, key) => {
+      if (topic === '*' || (topic === 'clients' && !key)) this.#cache.clear();
+      else if (topic === 'clients') this.#cache.delete(key);
+    });
+  }
+
+  /** The provider's view of a client: metadata plus the secret hash in `client_secret`. */
+  async find(clientId: string): Promise<AdapterPayload | undefined> {
+    const cached = this.#cache.get(clientId);
+    if (cached && Date.now() - cached.at < CACHE_TTL_MS) return cached.payload;
+    const row = (await this.knex<ClientRow>('clients').where('client_id', clientId).first()) as ClientRow | undefined;
+    const payload = row
+      ? ({ ...row.metadata, ...(row.secret_hash ? { client_secret: row.secret_hash } : {}) } as AdapterPayload)
+      : undefined;
+    this.#cache.set(clientId, { payload, at: Date.now() });
+    return payload;
+  }
+
+  verifySecret(presented: string, storedHash: string): boolean {
+    return this.secret.verifyClientSecret(presented, storedHash);
+  }
+
+  /** Upserts validated clients atomically: all or none. */
+  async saveAll(clients: readonly ClientMetadata[]): Promise<SavedClient[]> {
+    const saved = await this.knex.transaction(async (trx) => {
+      const results: SavedClient[] = [];
+      for (const client of clients) {
+        const { client_secret: presented, ...metadata } = client;
+        const existing = (await trx<ClientRow>('clients').where('client_id', client.client_id).first()) as ClientRow | undefined;
+        let secretHash: string | null = null;
+        let generatedSecret: string | undefined;
+        if (requiresSecret(client)) {
+          if (presented) secretHash = this.secret.hashClientSecret(presented);
+          else if (existing?.secret_hash) secretHash = existing.secret_hash;
+          else {
+            generatedSecret = randomBytes(32).toString('base64url');
+            secretHash = this.secret.hashClientSecret(generatedSecret);
+          }
+        }
+        await trx('clients')
+          .insert({ client_id: client.client_id, metadata: JSON.stringify(metadata), secret_hash: secretHash, updated_at: trx.fn.now() })
+          .onConflict('client_id')
+          .merge(['metadata', 'secret_hash', 'updated_at']);
+        results.push({ clientId: client.client_id, created: !existing, ...(generatedSecret ? { generatedSecret } : {}) });
+      }
+      return results;
+    });
+    await Promise.all(saved.map((client) => this.feed.publish('clients', client.clientId)));
+    return saved;
+  }
+
+  async list(): Promise<ClientSummary[]> {
+    const rows = (await this.knex<ClientRow>('clients').select('*').orderBy('client_id')) as ClientRow[];
+    return rows.map((row) => ({
+      clientId: row.client_id,
+      clientName: row.metadata.client_name,
+      grantTypes: row.metadata.grant_types ?? [],
+      authMethod: row.metadata.token_endpoint_auth_method ?? 'client_secret_basic',
+      scope: row.metadata.scope,
+      redirectUris: row.metadata.redirect_uris ?? [],
+      updatedAt: new Date(row.updated_at),
+    }));
+  }
+
+  /** Deletes a client and every artefact issued to it. */
+  async delete(clientId: string): Promise<boolean> {
+    const deleted = await this.knex.transaction(async (trx) => {
+      const count = await trx('clients').where('client_id', clientId).delete();
+      if (count) await trx('oidc_records').whereRaw("payload->>'clientId' = ?", [clientId]).delete();
+      return count;
+    });
+    await this.feed.publish('clients', clientId);
+    return deleted > 0;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The one place the environment is read into a typed configuration.
+ * Enforces: known variables only get parsed, every value is checked, every TTL is bounded,
+ * and DATABASE_URL mode requires an explicit master secret.
+ */
+import { z } from 'zod';
+
+const seconds = (name: string, fallback: number, min = 1, max = 60 * 60 * 24 * 365) =>
+  z.coerce
+    .number({ error: `${name} must be a whole number of seconds` })
+    .int(`${name} must be a whole number of seconds`)
+    .min(min, `${name} must be at least ${min} seconds`)
+    .max(max, `${name} must be at most ${max} seconds`)
+    .default(fallback);
+
+const flag = (name: string, fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: `${name} must be true or false` })
+    .default(fallback ? 'true' : 'false')
+    .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+export const environmentSchema = z
+  .object({
+    NODE_ENV: z.string().optional(),
+    PORT: z.coerce
+      .number({ error: 'PORT must be a number' })
+      .int('PORT must be a whole number')
+      .min(0, 'PORT must be between 0 and 65535')
+      .max(65535, 'PORT must be between 0 and 65535')
+      .default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    ISSUER: optionalText.pipe(
+      z
+        .url({ protocol: /^https?$/, error: 'ISSUER must be an absolute http(s) URL' })
+        .refine((value) => !/[?#]/.test(value), 'ISSUER must not contain a query or fragment')
+        .optional(),
+    ),
+    DATABASE_URL: optionalText.pipe(
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// or postgresql:// URL')
+        .optional(),
+    ),
+    GATEHOUSE_DATA_DIR: z.string().min(1).default('./data'),
+    GATEHOUSE_SECRET: optionalText.pipe(
+      z.string().min(32, 'GATEHOUSE_SECRET must be at least 32 characters').optional(),
+    ),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+      })
+      .default('info'),
+    TRUST_PROXY: flag('TRUST_PROXY', false),
+    DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+    ACCESS_TOKEN_TTL: seconds('ACCESS_TOKEN_TTL', 15 * 60, 30, 24 * 3600),
+    REFRESH_TOKEN_TTL: seconds('REFRESH_TOKEN_TTL', 7 * 24 * 3600, 60),
+    ID_TOKEN_TTL: seconds('ID_TOKEN_TTL', 3600, 30, 24 * 3600),
+    AUTHORIZATION_CODE_TTL: seconds('AUTHORIZATION_CODE_TTL', 60, 10, 600),
+    INTERACTION_TTL: seconds('INTERACTION_TTL', 3600, 60, 24 * 3600),
+    GRANT_TTL: seconds('GRANT_TTL', 14 * 24 * 3600, 60),
+    SESSION_IDLE_TIMEOUT: seconds('SESSION_IDLE_TIMEOUT', 30 * 60, 10, 7 * 24 * 3600),
+    SESSION_MAX_AGE: seconds('SESSION_MAX_AGE', 12 * 3600, 10, 30 * 24 * 3600),
+    JWKS_CACHE_MAX_AGE: seconds('JWKS_CACHE_MAX_AGE', 600, 0, 24 * 3600),
+    KEY_PUBLISH_DELAY: seconds('KEY_PUBLISH_DELAY', 3600, 0, 30 * 24 * 3600),
+    KEY_REFRESH_INTERVAL: seconds('KEY_REFRESH_INTERVAL', 30, 1, 3600),
+    EXPIRED_RECORD_GRACE: seconds('EXPIRED_RECORD_GRACE', 24 * 3600, 0, 30 * 24 * 3600),
+    SWEEP_INTERVAL: seconds('SWEEP_INTERVAL', 60, 1, 24 * 3600),
+  })
+  .superRefine((env, ctx) => {
+    if (env.DATABASE_URL && !env.GATEHOUSE_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['GATEHOUSE_SECRET'],
+        message: 'GATEHOUSE_SECRET is required when DATABASE_URL is set (every replica must share it)',
+      });
+    }
+    if (env.KEY_PUBLISH_DELAY < env.JWKS_CACHE_MAX_AGE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KEY_PUBLISH_DELAY'],
+        message: 'KEY_PUBLISH_DELAY must be at least JWKS_CACHE_MAX_AGE, or relying parties may miss a new key',
+      });
+    }
+    if (env.SESSION_MAX_AGE < env.SESSION_IDLE_TIMEOUT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SESSION_MAX_AGE'],
+        message: 'SESSION_MAX_AGE must be at least SESSION_IDLE_TIMEOUT',
+      });
+    }
+  });
+
+export type Environment = z.infer<typeof environmentSchema>;

@@ -1,0 +1,48 @@
+/**
+ * The one place errors from Gatehouse's own routes become HTTP answers. Enforces: 4xx for bad
+ * input with a plain explanation, a generic 500 otherwise, never a stack trace or SQL text to
+ * the client; the detail goes to the log (redacted). The engine renders its own errors.
+ */
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+import { ValidationError } from '../validation.js';
+import { errorPage } from '../interactions/views/pages.js';
+import { sendPage } from '../interactions/respond.js';
+
+interface HttpLikeError {
+  status?: number;
+  statusCode?: number;
+  expose?: boolean;
+  message?: string;
+}
+
+function wantsJson(accept: string, path: string): boolean {
+  return path.startsWith('/admin/') || (accept.includes('application/json') && !accept.includes('text/html'));
+}
+
+export function errorBoundary(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (caught) {
+      const error = caught as HttpLikeError;
+      let status = error.status ?? error.statusCode ?? 500;
+      if (caught instanceof ValidationError) status = 400;
+      if (status < 400 || status > 599) status = 500;
+      const clientError = status < 500;
+      const message = caught instanceof ValidationError || (clientError && error.expose !== false && error.message)
+        ? String(error.message)
+        : 'Something went wrong on our side. Please try again in a moment.';
+      if (clientError) logger.info({ status, path: ctx.path, reason: error.message }, 'request rejected');
+      else logger.error({ err: caught, path: ctx.path, requestId: ctx.state['requestId'] }, 'request failed');
+
+      if (wantsJson(ctx.get('accept'), ctx.path)) {
+        ctx.status = status;
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = { error: clientError ? 'invalid_request' : 'server_error', error_description: message };
+        return;
+      }
+      sendPage(ctx, errorPage({ title: clientError ? 'This request cannot be completed' : 'Something went wrong', message }), { status });
+    }
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * The sign-in journey oidc-provider hands over to us: login and consent. Enforces: the
+ * interaction must belong to this browser (the engine's interaction cookie), credentials are
+ * checked at constant cost with a message that does not say whether the account exists,
+ * consent grants exactly what the engine reported missing, and every page ends in a redirect
+ * the engine computes (never one we build from input).
+ */
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { errors as oidcErrors } from 'oidc-provider';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { AccountStore } from '../accounts/store.js';
+import type { ResourceServerStore } from '../apis/store.js';
+import { describePermissions } from './permissions.js';
+import { sendPage } from './respond.js';
+import { consentPage, errorPage, loginPage } from './views/pages.js';
+
+export interface InteractionDependencies {
+  readonly provider: () => Provider;
+  readonly accounts: AccountStore;
+  readonly resourceServers: ResourceServerStore;
+  readonly logger: Logger;
+}
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+const loginForm = z.object({
+  username: z.string().trim().min(1).max(64),
+  password: z.string().min(1).max(1024),
+});
+
+const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
+
+async function clientOf(provider: Provider, details: Details) {
+  const client = await provider.Client.find(String(details.params['client_id']));
+  if (!client) throw new oidcErrors.InvalidClient('client not found');
+  return client;
+}
+
+function redirectTo(ctx: Context, url: string): void {
+  ctx.status = 303;
+  ctx.redirect(url);
+}
+
+export function interactionRoutes(deps: InteractionDependencies): Router {
+  const router = new Router({ prefix: '/interaction' });
+
+  // The interaction cookie is missing or expired: a friendly page, not an engine error.
+  router.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      if (error instanceof oidcErrors.SessionNotFound || error instanceof oidcErrors.InvalidClient) {
+        sendPage(
+          ctx,
+          errorPage({
+            title: 'Sign-in expired',
+            message: 'This sign-in page has expired or was opened in another browser. Go back to the application and start again.',
+            code: 'interaction_expired',
+          }),
+          { status: 400 },
+        );
+        return;
+      }
+      throw error;
+    }
+  });
+
+  router.get('/:uid', async (ctx) => {
+    const provider = deps.provider();
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    const client = await clientOf(provider, details);
+    const clientName = client.clientName ?? client.clientId;
+    const formTargets = client.redirectUris ?? [];
+    if (details.prompt.name === 'login') {
+      sendPage(ctx, loginPage({ uid: details.uid, clientName }), { formTargets });
+      return;
+    }
+    if (details.prompt.name === 'consent') {
+      const account = details.session?.accountId ? await deps.accounts.findById(details.session.accountId) : undefined;
+      const missing = details.prompt.details as {
+        missingOIDCScope?: string[];
+        missingResourceScopes?: Record<string, string[]>;
+      };
+      const permissions = describePermissions(
+        missing.missingOIDCScope ?? [],
+        new Map(Object.entries(missing.missingResourceScopes ?? {})),
+        await deps.resourceServers.all(),
+      );
+      sendPage(ctx, consentPage({ uid: details.uid, clientName, username: account?.username ?? 'your account', permissions }), { formTargets });
+      return;
+    }
+    ctx.throw(400, `unsupported interaction prompt ${details.prompt.name}`);
+  });
+
+  router.post('/:uid/login', form, async (ctx) => {
+    const provider = deps.provider();
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    if (details.prompt.name !== 'login') ctx.throw(400, 'this sign-in step is already complete');
+    const client = await clientOf(provider, details);
+    const parsed = loginForm.safeParse(ctx.request.body);
+    const account = parsed.success ? await deps.accounts.authenticate(parsed.data.username, parsed.data.password) : undefined;
+    if (!account) {
+      deps.logger.warn({ event: 'login_failed', clientId: client.clientId, ip: ctx.ip }, 'login failed');
+      const typed = (ctx.request.body as Record<string, unknown> | undefined)?.['username'];
+      sendPage(
+        ctx,
+        loginPage({
+          uid: details.uid,
+          clientName: client.clientName ?? client.clientId,
+          username: typeof typed === 'string' ? typed.slice(0, 64) : '',
+          error: 'The username or password is incorrect.',
+        }),
+        { status: 401, formTargets: client.redirectUris ?? [] },
+      );
+      return;
+    }
+    deps.logger.info({ event: 'login_succeeded', accountId: account.id, clientId: client.clientId }, 'login succeeded');
+    const url = await provider.interactionResult(ctx.req, ctx.res, { login: { accountId: account.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+    redirectTo(ctx, url);
+  });
+
+  router.post('/:uid/confirm', form, async (ctx) => {
+    const provider = deps.provider();
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    const accountId = details.session?.accountId;
+    if (details.prompt.name !== 'consent' || !accountId) return ctx.throw(400, 'there is nothing to consent to');
+    const missing = details.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId, clientId: String(details.params['client_id']) });
+    if (!grant) return ctx.throw(400, 'the grant for this sign-in no longer exists');
+    if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    const url = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    redirectTo(ctx, url);
+  });
+
+  router.post('/:uid/abort', form, async (ctx) => {
+    const provider = deps.provider();
+    await provider.interactionDetails(ctx.req, ctx.res);
+    const url = await provider.interactionResult(
+      ctx.req,
+      ctx.res,
+      { error: 'access_denied', error_description: 'The user denied the request' },
+      { mergeWithLastSubmission: false },
+    );
+    redirectTo(ctx, url);
+  });
+
+  return router;
+}

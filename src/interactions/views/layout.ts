@@ -1,0 +1,30 @@
+import { html, type SafeHtml } from './html.js';
+
+export interface LayoutOptions {
+  readonly title: string;
+  /** Shown to a signed-in user: every such page carries a sign-out control (SESS-4). */
+  readonly signedIn?: boolean;
+  readonly wide?: boolean;
+}
+
+export function layout(options: LayoutOptions, body: SafeHtml): SafeHtml {
+  return html`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${options.title} · Gatehouse</title>
+<link rel="stylesheet" href="/assets/gatehouse.css">
+</head>
+<body>
+<header class="bar">
+  <span class="brand">Gatehouse</span>
+  ${options.signedIn ? html`<a class="button secondary" href="/session/end">Sign out</a>` : ''}
+</header>
+<main${options.wide ? html` class="wide"` : ''}>
+${body}
+</main>
+</body>
+</html>`;
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/** Entry point: config → server → graceful shutdown. */
+import { ConfigError, configFromProcessEnvironment } from './config/index.js';
+import { createLogger } from './observability/logger.js';
+import { startGatehouse } from './server.js';
+
+const SHUTDOWN_DEADLINE_MS = 25_000;
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = configFromProcessEnvironment();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) process.stderr.write(`gatehouse: ${problem}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const gatehouse = await startGatehouse(config, logger);
+  logger.info(
+    { issuer: config.issuer, listening: gatehouse.url, database: config.database.kind },
+    `Gatehouse is serving ${config.issuer} (discovery: ${config.issuer}/.well-known/openid-configuration)`,
+  );
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => {
+      logger.error('shutdown deadline passed; exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    gatehouse.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`gatehouse: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,70 @@
+/**
+ * Structured JSON logs (pino). Enforces SESS-5 and the house rule that no secret reaches a log
+ * line: credentials, cookies and token-bearing fields are redacted wherever they appear, and
+ * request lines carry the path without its query string (which may hold an id_token_hint).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Middleware } from 'koa';
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["proxy-authorization"]',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+  '*.password',
+  '*.client_secret',
+  '*.access_token',
+  '*.refresh_token',
+  '*.id_token',
+  '*.code_verifier',
+  '*.token',
+  '*.id_token_hint',
+  'password',
+  'client_secret',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'token',
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'gatehouse' },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination,
+  );
+}
+
+/** One line per request: id, method, path (no query), status, duration. */
+export function requestLogging(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    const started = performance.now();
+    const incoming = ctx.get('x-request-id');
+    const requestId = /^[A-Za-z0-9._-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    ctx.state['requestId'] = requestId;
+    ctx.set('X-Request-Id', requestId);
+    try {
+      await next();
+    } finally {
+      const status = ctx.respond === false ? ctx.res.statusCode : ctx.status;
+      logger.info(
+        {
+          requestId,
+          method: ctx.method,
+          path: ctx.path,
+          status,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+          ip: ctx.ip,
+        },
+        'request',
+      );
+    }
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * oidc-provider configuration, assembled from Gatehouse's config and the current keys and APIs.
+ * Every option here is deliberate; anything not set keeps the engine's certified default.
+ */
+import { errors, type Configuration, type FindAccount, type KoaContextWithOIDC } from 'oidc-provider';
+import type { ResourceServerStore } from '../apis/store.js';
+import type { ResourceServer } from '../apis/schema.js';
+import { OIDC_SCOPES } from '../apis/schema.js';
+import type { AccountStore } from '../accounts/store.js';
+import type { Config } from '../config/index.js';
+import type { Keyring } from '../keys/store.js';
+import { assertRegisteredScopes, pkceRequired, resourceServerInfo } from './policies.js';
+import type { ProviderPages } from './pages.js';
+import type { AdapterFactory } from 'oidc-provider';
+
+export interface ProviderState {
+  readonly keyring: Keyring;
+  readonly resourceServers: ReadonlyMap<string, ResourceServer>;
+}
+
+export interface ProviderDependencies {
+  readonly config: Config;
+  readonly adapter: AdapterFactory;
+  readonly accounts: AccountStore;
+  readonly resourceServers: ResourceServerStore;
+  readonly pages: ProviderPages;
+}
+
+export const CLAIMS_BY_SCOPE = {
+  openid: ['sub'],
+  profile: ['name', 'preferred_username'],
+  email: ['email', 'email_verified'],
+} as const;
+
+const ASYMMETRIC_SIGNING = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
+
+function findAccount(accounts: AccountStore): FindAccount {
+  return async (_ctx, sub) => {
+    const account = await accounts.findById(sub);
+    if (!account || account.disabled) return undefined;
+    return {
+      accountId: account.id,
+      async claims() {
+        return {
+          sub: account.id,
+          preferred_username: account.username,
+          ...(account.name ? { name: account.name } : {}),
+          ...(account.email ? { email: account.email, email_verified: account.emailVerified } : {}),
+        };
+      },
+    };
+  };
+}
+
+export function providerConfiguration(deps: ProviderDependencies, state: ProviderState): Configuration {
+  const { config, pages } = deps;
+  const apiScopes = [...state.resourceServers.values()].flatMap((api) => api.scopes);
+  return {
+    adapter: deps.adapter,
+    clients: [],
+    jwks: { keys: state.keyring.jwks as NonNullable<Configuration['jwks']>['keys'] },
+    cookies: {
+      keys: state.keyring.cookieKeys,
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    claims: Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([scope, claims]) => [scope, [...claims]])),
+    scopes: [...new Set([...OIDC_SCOPES, ...apiScopes])],
+    findAccount: findAccount(deps.accounts),
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    responseTypes: ['code'],
+    pkce: { required: (ctx, client) => pkceRequired(ctx, client as never) },
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    enabledJWA: {
+      idTokenSigningAlgValues: [...ASYMMETRIC_SIGNING],
+      userinfoSigningAlgValues: [...ASYMMETRIC_SIGNING],
+      introspectionSigningAlgValues: [...ASYMMETRIC_SIGNING],
+      authorizationSigningAlgValues: [...ASYMMETRIC_SIGNING],
+      requestObjectSigningAlgValues: [...ASYMMETRIC_SIGNING],
+      clientAuthSigningAlgValues: [...ASYMMETRIC_SIGNING],
+      dPoPSigningAlgValues: ['ES256', 'EdDSA', 'PS256'],
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      id_token_signed_response_alg: 'ES256',
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    extraClientMetadata: {
+      properties: ['require_pkce'],
+      validator(_ctx, key, value) {
+        if (key === 'require_pkce' && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('require_pkce must be a boolean');
+        }
+      },
+    },
+    allowOmittingSingleRegisteredRedirectUri: false,
+    rotateRefreshToken: true,
+    // FLOW-4: a client allowed the refresh_token grant gets one; public clients included.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    extraTokenClaims: async (ctx, token) => {
+      assertRegisteredScopes(ctx, token as never);
+      return undefined;
+    },
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
+      AuthorizationCode: config.ttl.authorizationCode,
+      IdToken: config.ttl.idToken,
+      Interaction: config.ttl.interaction,
+      Grant: config.ttl.grant,
+      Session: config.ttl.sessionMaxAge,
+      RefreshToken: (ctx, token) => {
+        // A rotated token never outlives the first one of its chain: rotation is not renewal.
+        const remaining = token.iiat ? token.iiat + config.ttl.refreshToken - Math.floor(Date.now() / 1000) : config.ttl.refreshToken;
+        return Math.max(1, Math.min(config.ttl.refreshToken, remaining));
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      registration: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => pages.logout(ctx, form),
+        postLogoutSuccessSource: (ctx) => pages.signedOut(ctx),
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (_ctx, _client, oneOf) => oneOf,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, indicator, client) => {
+          const api = await deps.resourceServers.find(indicator);
+          if (!api) throw new errors.InvalidTarget('unknown resource');
+          return resourceServerInfo(api, client as never, config.ttl.accessToken);
+        },
+      },
+    },
+    renderError: (ctx: KoaContextWithOIDC, out, error) => pages.error(ctx, out, error),
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * LiveProvider: the running oidc-provider instance, rebuilt in place when what it was built
+ * from changes (a key activates or retires, an API is registered). oidc-provider reads its
+ * keystore and scopes once, at construction; all other state is in the database, so a fresh
+ * instance can take over between two requests without anyone noticing.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { ChangeFeed } from '../db/change-feed.js';
+import type { KeyPurpose } from '../keys/lifecycle.js';
+import type { SigningKeyStore } from '../keys/store.js';
+import type { ClientStore } from '../clients/store.js';
+import { providerConfiguration, type ProviderDependencies, type ProviderState } from './configuration.js';
+
+export interface LiveProviderDependencies extends ProviderDependencies {
+  readonly keys: SigningKeyStore;
+  readonly clients: ClientStore;
+  readonly feed: ChangeFeed;
+  readonly logger: Logger;
+}
+
+/** How long a superseded key must keep verifying: the longest life of anything it signed. */
+export function keyRetention(deps: Pick<ProviderDependencies, 'config'>, state?: Pick<ProviderState, 'resourceServers'>) {
+  const apiTtls = state ? [...state.resourceServers.values()].map((api) => api.access_token_ttl ?? 0) : [];
+  const { ttl } = deps.config;
+  return (purpose: KeyPurpose) =>
+    purpose === 'cookie'
+      ? ttl.sessionMaxAge + ttl.interaction
+      : Math.max(ttl.idToken, ttl.accessToken, ...apiTtls) + 60;
+}
+
+function stateFingerprint(state: ProviderState): string {
+  return `${state.keyring.fingerprint}|${JSON.stringify([...state.resourceServers.values()])}`;
+}
+
+export class LiveProvider {
+  #current: Provider;
+  #handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  #fingerprint: string;
+  #timer: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #refreshing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly deps: LiveProviderDependencies,
+    state: ProviderState,
+  ) {
+    this.#current = this.build(state);
+    this.#handler = this.#current.callback() as never;
+    this.#fingerprint = stateFingerprint(state);
+  }
+
+  static async create(deps: LiveProviderDependencies): Promise<LiveProvider> {
+    return new LiveProvider(deps, await LiveProvider.loadState(deps));
+  }
+
+  static async loadState(deps: LiveProviderDependencies): Promise<ProviderState> {
+    const resourceServers = await deps.resourceServers.all();
+    const keyring = await deps.keys.loadKeyring(new Date(), keyRetention(deps, { resourceServers }));
+    return { keyring, resourceServers };
+  }
+
+  get current(): Provider {
+    return this.#current;
+  }
+
+  /** Serves a request with the current instance (its composed handler is built once per instance). */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return this.#handler(req, res);
+  }
+
+  private build(state: ProviderState): Provider {
+    const provider = new Provider(this.deps.config.issuer, providerConfiguration(this.deps, state));
+    provider.proxy = this.deps.config.trustProxy;
+    const { clients, logger } = this.deps;
+    // Client secrets are stored as keyed hashes, so the comparison is ours (constant time).
+    const clientPrototype = provider.Client.prototype as unknown as {
+      clientSecret?: string;
+      compareClientSecret(actual: string): Promise<boolean>;
+    };
+    clientPrototype.compareClientSecret = async function compareClientSecret(this: { clientSecret?: string }, actual: string) {
+      return typeof this.clientSecret === 'string' && clients.verifySecret(actual, this.clientSecret);
+    };
+    const jwksCacheControl = `public, max-age=${this.deps.config.keys.jwksCacheMaxAge}`;
+    provider.use(async (ctx, next) => {
+      await next();
+      // Relying parties may cache the key set this long; the key publish delay is at least as long.
+      if (ctx.oidc?.route === 'jwks' && ctx.status === 200) ctx.set('Cache-Control', jwksCacheControl);
+    });
+    provider.on('server_error', (_ctx, error: Error) => logger.error({ err: error }, 'provider server error'));
+    return provider;
+  }
+
+  /** Rebuilds the provider if keys or APIs changed; concurrent calls share one refresh. */
+  refresh(): Promise<void> {
+    this.#refreshing ??= (async () => {
+      try {
+        const state = await LiveProvider.loadState(this.deps);
+        const fingerprint = stateFingerprint(state);
+        if (fingerprint === this.#fingerprint) return;
+        const next = this.build(state);
+        this.#handler = next.callback() as never;
+        this.#current = next;
+        this.#fingerprint = fingerprint;
+        this.deps.logger.info({ keys: state.keyring.fingerprint }, 'provider rebuilt with new keys or APIs');
+      } finally {
+        this.#refreshing = undefined;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  /** Re-checks on a timer (keys activate by the clock) and whenever keys or APIs are announced. */
+  startRefreshing(intervalSeconds: number): void {
+    const run = () =>
+      this.refresh().catch((error: Error) => this.deps.logger.error({ err: error }, 'provider refresh failed'));
+    this.#timer = setInterval(run, intervalSeconds * 1000);
+    this.#timer.unref();
+    this.#unsubscribe = this.deps.feed.subscribe((topic) => {
+      if (topic === '*' || topic === 'keys' || topic === 'resource_servers') void run();
+    });
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#unsubscribe?.();
+  }
+}

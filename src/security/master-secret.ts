@@ -1,0 +1,51 @@
+/**
+ * Everything derived from GATEHOUSE_SECRET: an AES-256-GCM box for key material at rest and
+ * an HMAC pepper for client secrets. Enforces: distinct sub-keys per purpose (HKDF), a fresh
+ * random IV per encryption, authenticated decryption (tampered ciphertext is rejected).
+ */
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+
+const VERSION = 'v1';
+
+export class MasterSecret {
+  readonly #encryptionKey: Buffer;
+  readonly #pepper: Buffer;
+
+  constructor(secret: string) {
+    if (secret.length < 32) throw new Error('the master secret must be at least 32 characters');
+    const ikm = Buffer.from(secret, 'utf8');
+    const salt = Buffer.from('gatehouse', 'utf8');
+    this.#encryptionKey = Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/at-rest-encryption', 32));
+    this.#pepper = Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/client-secret-pepper', 32));
+  }
+
+  /** Encrypts UTF-8 text; `context` is bound as associated data so a value cannot be moved to another row. */
+  encrypt(plaintext: string, context: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#encryptionKey, iv);
+    cipher.setAAD(Buffer.from(context, 'utf8'));
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    const tag = cipher.getAuthTag();
+    return [VERSION, iv.toString('base64url'), tag.toString('base64url'), body.toString('base64url')].join('.');
+  }
+
+  decrypt(sealed: string, context: string): string {
+    const [version, iv, tag, body] = sealed.split('.');
+    if (version !== VERSION || !iv || !tag || body === undefined) throw new Error('unrecognised encrypted value');
+    const decipher = createDecipheriv('aes-256-gcm', this.#encryptionKey, Buffer.from(iv, 'base64url'));
+    decipher.setAAD(Buffer.from(context, 'utf8'));
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+  }
+
+  /** Keyed hash for high-entropy client secrets; a database dump alone cannot be used to test guesses. */
+  hashClientSecret(secret: string): string {
+    return `hmac-sha256.${createHmac('sha256', this.#pepper).update(secret, 'utf8').digest('base64url')}`;
+  }
+
+  verifyClientSecret(secret: string, stored: string): boolean {
+    const expected = Buffer.from(stored, 'utf8');
+    const actual = Buffer.from(this.hashClientSecret(secret), 'utf8');
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Starts one Gatehouse process: services → keys → provider → HTTP. Returned handle closes it
+ * gracefully: stop accepting, let in-flight requests finish, then close the pool.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { startSweeper } from './adapter/sweeper.js';
+import { createAdapterFactory } from './adapter/index.js';
+import { createApp } from './app.js';
+import type { Config } from './config/index.js';
+import { providerPages } from './interactions/provider-pages.js';
+import { keyRetention, LiveProvider } from './provider/live.js';
+import { openServices, type Services } from './services.js';
+
+export interface RunningGatehouse {
+  readonly url: string;
+  readonly services: Services;
+  readonly live: LiveProvider;
+  readonly server: http.Server;
+  close(): Promise<void>;
+}
+
+export async function startGatehouse(config: Config, logger: Logger): Promise<RunningGatehouse> {
+  const services = await openServices(config, { logger, listen: true, migrate: true });
+  try {
+    const created = await services.keys.ensureInitialKeys();
+    if (created.length) logger.info({ kids: created }, 'signing and cookie keys created');
+
+    const live = await LiveProvider.create({
+      config,
+      adapter: createAdapterFactory({ records: services.records, clients: services.clients }),
+      accounts: services.accounts,
+      resourceServers: services.resourceServers,
+      pages: providerPages,
+      keys: services.keys,
+      clients: services.clients,
+      feed: services.feed,
+      logger,
+    });
+    live.startRefreshing(config.keys.refreshInterval);
+    const stopSweeper = startSweeper(services.records, config.storage.sweepInterval, logger, async () =>
+      services.keys.deleteExpired(new Date(), keyRetention({ config }, { resourceServers: await services.resourceServers.all() })),
+    );
+
+    const app = createApp({ config, db: services.db, logger, live, accounts: services.accounts, resourceServers: services.resourceServers });
+    const server = http.createServer(app.callback());
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+    server.requestTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
+
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      services,
+      live,
+      server,
+      close() {
+        closing ??= (async () => {
+          live.stop();
+          stopSweeper();
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+          });
+          await services.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await services.close();
+    throw error;
+  }
+}

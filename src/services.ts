@@ -1,0 +1,77 @@
+/**
+ * Opens the database and builds the domain services on it. Shared by the server and the CLI so
+ * both run the same code against the same tables.
+ */
+import type { Logger } from 'pino';
+import { AccountStore } from './accounts/store.js';
+import { OidcRecords } from './adapter/records.js';
+import { ResourceServerStore } from './apis/store.js';
+import { ClientStore } from './clients/store.js';
+import type { Config } from './config/index.js';
+import { resolveMasterSecret } from './config/master-secret-file.js';
+import { NotifyOnlyChangeFeed, openChangeFeed, type ChangeFeed } from './db/change-feed.js';
+import { openDatabase, type Database } from './db/index.js';
+import { migrateToLatest } from './db/migrate.js';
+import { SigningKeyStore } from './keys/store.js';
+import { MasterSecret } from './security/master-secret.js';
+
+export interface Services {
+  readonly config: Config;
+  readonly db: Database;
+  readonly feed: ChangeFeed;
+  readonly secret: MasterSecret;
+  readonly records: OidcRecords;
+  readonly keys: SigningKeyStore;
+  readonly clients: ClientStore;
+  readonly resourceServers: ResourceServerStore;
+  readonly accounts: AccountStore;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  readonly logger: Logger;
+  /** Long-running processes listen for changes; the CLI only announces its own. */
+  readonly listen: boolean;
+  readonly migrate: boolean;
+}
+
+export async function openServices(config: Config, options: OpenOptions): Promise<Services> {
+  const { secret, generatedAt } = resolveMasterSecret(config);
+  if (generatedAt) {
+    options.logger.warn(
+      { file: generatedAt },
+      'GATEHOUSE_SECRET is not set: generated one for the embedded database. Back it up; set GATEHOUSE_SECRET in production.',
+    );
+  }
+  const db = await openDatabase(config.database);
+  try {
+    if (options.migrate) {
+      const { applied } = await migrateToLatest(db);
+      if (applied.length) options.logger.info({ applied }, 'database migrated');
+    }
+    const feed: ChangeFeed = options.listen
+      ? await openChangeFeed(db, (error) => options.logger.warn({ err: error }, 'change feed connection lost'))
+      : db.kind === 'postgres'
+        ? new NotifyOnlyChangeFeed(db.knex)
+        : await openChangeFeed(db, () => undefined);
+    const masterSecret = new MasterSecret(secret);
+    return {
+      config,
+      db,
+      feed,
+      secret: masterSecret,
+      records: new OidcRecords(db.knex, config.storage.expiredRecordGrace),
+      keys: new SigningKeyStore(db.knex, masterSecret),
+      clients: new ClientStore(db.knex, masterSecret, feed),
+      resourceServers: new ResourceServerStore(db.knex, feed),
+      accounts: new AccountStore(db.knex),
+      async close() {
+        await feed.close();
+        await db.close();
+      },
+    };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}
