@@ -6,12 +6,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { startSweeper } from './adapter/sweeper.js';
-import { createAdapterFactory } from './adapter/index.js';
 import { createApp } from './app.js';
 import type { Config } from './config/index.js';
-import { providerPages } from './interactions/provider-pages.js';
-import { keyRetention, LiveProvider } from './provider/live.js';
-import { openServices, type Services } from './services.js';
+import { keyRetention, type LiveProvider } from './provider/live.js';
+import { buildLiveProvider, openServices, type Services } from './services.js';
 
 export interface RunningGatehouse {
   readonly url: string;
@@ -24,20 +22,7 @@ export interface RunningGatehouse {
 export async function startGatehouse(config: Config, logger: Logger): Promise<RunningGatehouse> {
   const services = await openServices(config, { logger, listen: true, migrate: true });
   try {
-    const created = await services.keys.ensureInitialKeys();
-    if (created.length) logger.info({ kids: created }, 'signing and cookie keys created');
-
-    const live = await LiveProvider.create({
-      config,
-      adapter: createAdapterFactory({ records: services.records, clients: services.clients }),
-      accounts: services.accounts,
-      resourceServers: services.resourceServers,
-      pages: providerPages,
-      keys: services.keys,
-      clients: services.clients,
-      feed: services.feed,
-      logger,
-    });
+    const live = await buildLiveProvider(services, logger);
     live.startRefreshing(config.keys.refreshInterval);
     const stopSweeper = startSweeper(services.records, config.storage.sweepInterval, logger, async () =>
       services.keys.deleteExpired(new Date(), keyRetention({ config }, { resourceServers: await services.resourceServers.all() })),

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { AccountStore } from './accounts/store.js';
+import { createAdapterFactory } from './adapter/index.js';
 import { OidcRecords } from './adapter/records.js';
 import { ResourceServerStore } from './apis/store.js';
 import { ClientStore } from './clients/store.js';
@@ -13,6 +14,8 @@ import { NotifyOnlyChangeFeed, openChangeFeed, type ChangeFeed } from './db/chan
 import { openDatabase, type Database } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
 import { SigningKeyStore } from './keys/store.js';
+import { providerPages } from './interactions/provider-pages.js';
+import { LiveProvider } from './provider/live.js';
 import { MasterSecret } from './security/master-secret.js';
 
 export interface Services {
@@ -74,4 +77,21 @@ export async function openServices(config: Config, options: OpenOptions): Promis
     await db.close();
     throw error;
   }
+}
+
+/** The provider over these services (its keys are created first if this is a new database). */
+export async function buildLiveProvider(services: Services, logger: Logger): Promise<LiveProvider> {
+  const created = await services.keys.ensureInitialKeys();
+  if (created.length) logger.info({ kids: created }, 'signing and cookie keys created');
+  return LiveProvider.create({
+    config: services.config,
+    adapter: createAdapterFactory({ records: services.records, clients: services.clients }),
+    accounts: services.accounts,
+    resourceServers: services.resourceServers,
+    pages: providerPages,
+    keys: services.keys,
+    clients: services.clients,
+    feed: services.feed,
+    logger,
+  });
 }

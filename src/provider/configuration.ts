@@ -119,8 +119,16 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      introspection: {
+        enabled: true,
+        // Resource servers (confidential) may introspect any token; a public client only its own.
+        allowedPolicy: async (_ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+      },
+      revocation: {
+        enabled: true,
+        // RFC 7009: a client revokes only tokens that were issued to it.
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
       userinfo: { enabled: true },
       registration: { enabled: false },
       rpInitiatedLogout: {

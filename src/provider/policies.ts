@@ -32,7 +32,10 @@ export function pkceRequired(ctx: KoaContextWithOIDC, client: ClientLike): boole
 export function assertRegisteredScopes(ctx: KoaContextWithOIDC, token: { kind: string; scope?: string | undefined }): void {
   if (token.kind !== 'ClientCredentials') return;
   const client = ctx.oidc.client as unknown as ClientLike | undefined;
-  const requested = scopeSet(ctx.oidc.params?.['scope'] as string | undefined);
+  // The engine silently drops scopes it does not know from `params` before this point; the
+  // raw body still says what the client asked for.
+  const raw = (ctx.oidc as unknown as { body?: Record<string, unknown> }).body?.['scope'];
+  const requested = scopeSet(typeof raw === 'string' ? raw : (ctx.oidc.params?.['scope'] as string | undefined));
   const allowed = scopeSet(client?.scope);
   for (const scope of requested) {
     if (!allowed.has(scope)) throw new errors.InvalidScope('requested scope is not allowed', scope);

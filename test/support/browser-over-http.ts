@@ -1,0 +1,88 @@
+/**
+ * Walks the login and consent pages with plain HTTP, like a browser without script: keeps
+ * cookies, follows redirects by hand, submits the forms the pages render.
+ */
+export class CookieJar {
+  readonly #cookies = new Map<string, { value: string; path: string }>();
+
+  store(response: Response): void {
+    for (const header of response.headers.getSetCookie()) {
+      const [pair, ...attributes] = header.split(';');
+      const eq = pair?.indexOf('=') ?? -1;
+      if (!pair || eq < 0) continue;
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      const pathAttribute = attributes.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='));
+      const cookiePath = pathAttribute ? pathAttribute.slice(5) : '/';
+      const expired = attributes.some((a) => /^expires=thu, 01 jan 1970/i.test(a.trim())) || attributes.some((a) => /^max-age=0$/i.test(a.trim()));
+      if (expired || value === '') this.#cookies.delete(name);
+      else this.#cookies.set(name, { value, path: cookiePath });
+    }
+  }
+
+  header(url: URL): string {
+    return [...this.#cookies.entries()]
+      .filter(([, cookie]) => url.pathname.startsWith(cookie.path))
+      .map(([name, cookie]) => `${name}=${cookie.value}`)
+      .join('; ');
+  }
+
+  get(name: string): string | undefined {
+    return this.#cookies.get(name)?.value;
+  }
+
+  names(): string[] {
+    return [...this.#cookies.keys()];
+  }
+}
+
+export class HttpBrowser {
+  readonly jar = new CookieJar();
+
+  async request(url: string | URL, init: { method?: string; form?: Record<string, string> } = {}): Promise<Response> {
+    const target = new URL(url);
+    const headers: Record<string, string> = { accept: 'text/html' };
+    const cookie = this.jar.header(target);
+    if (cookie) headers['cookie'] = cookie;
+    let body: string | undefined;
+    if (init.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams(init.form).toString();
+    }
+    const response = await fetch(target, { method: init.method ?? (init.form ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    this.jar.store(response);
+    return response;
+  }
+
+  /** Follows redirects on `issuer` until one leaves it; returns that URL, or the page it stopped on. */
+  async follow(start: string | URL, issuer: string, init: { form?: Record<string, string> } = {}): Promise<{ url: URL; page?: Response }> {
+    let response = await this.request(start, init);
+    let current = new URL(start);
+    for (let hops = 0; hops < 10; hops += 1) {
+      const location = response.headers.get('location');
+      if (!location || response.status < 300 || response.status >= 400) return { url: current, page: response };
+      current = new URL(location, current);
+      if (!current.href.startsWith(issuer)) return { url: current };
+      response = await this.request(current);
+    }
+    throw new Error('too many redirects');
+  }
+
+  /** From an authorization URL to the client's redirect URI: sign in, then allow. */
+  async authorize(authorizationUrl: URL, issuer: string, credentials: { username: string; password: string }): Promise<URL> {
+    let step = await this.follow(authorizationUrl, issuer);
+    for (let pages = 0; pages < 4 && step.page; pages += 1) {
+      const html = await step.page.text();
+      const uid = step.url.pathname.split('/')[2];
+      if (html.includes('name="password"')) {
+        step = await this.follow(`${issuer}/interaction/${uid}/login`, issuer, { form: credentials });
+      } else if (html.includes('/confirm"')) {
+        step = await this.follow(`${issuer}/interaction/${uid}/confirm`, issuer, { form: {} });
+      } else {
+        throw new Error(`unexpected page at ${step.url}: ${step.page.status} ${html.slice(0, 300)}`);
+      }
+    }
+    if (step.page) throw new Error(`did not reach the client: stopped at ${step.url}`);
+    return step.url;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * A real Gatehouse on an ephemeral port, on a real PostgreSQL (fresh database) or PGlite,
+ * with its log lines captured for assertions.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startGatehouse, type RunningGatehouse } from '../../src/server.js';
+import { createTestDatabase, type TestDatabase } from './databases.js';
+
+export type DatabaseChoice = 'postgres' | 'embedded';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Where a test server keeps its data, so it can be restarted on the same database. */
+export interface TestStorage {
+  readonly kind: DatabaseChoice;
+  readonly env: Record<string, string>;
+  dispose(): Promise<void>;
+}
+
+export async function createTestStorage(kind: DatabaseChoice): Promise<TestStorage> {
+  const secret = randomBytes(32).toString('base64url');
+  if (kind === 'postgres') {
+    const database: TestDatabase = await createTestDatabase();
+    return { kind, env: { DATABASE_URL: database.url, GATEHOUSE_SECRET: secret }, dispose: () => database.drop() };
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-test-'));
+  return {
+    kind,
+    env: { GATEHOUSE_DATA_DIR: dir, GATEHOUSE_SECRET: secret },
+    dispose: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface TestServer {
+  readonly issuer: string;
+  readonly config: Config;
+  readonly gatehouse: RunningGatehouse;
+  /** Every log line the server wrote, raw. */
+  readonly logs: string[];
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(storage: TestStorage, env: Record<string, string> = {}): Promise<TestServer> {
+  const port = await freePort();
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    ISSUER: `http://127.0.0.1:${port}`,
+    LOG_LEVEL: 'info',
+    KEY_PUBLISH_DELAY: '600',
+    ...storage.env,
+    ...env,
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const gatehouse = await startGatehouse(config, createLogger(config.logLevel, sink));
+  return { issuer: config.issuer, config, gatehouse, logs, stop: () => gatehouse.close() };
+}
