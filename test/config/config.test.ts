@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/index.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('defaults to the embedded database and safe lifetimes', () => {
+    const config = loadConfig({});
+    expect(config.database.kind).toBe('embedded');
+    expect(config.issuer).toBe('http://localhost:3000');
+    expect(config.ttl.accessToken).toBe(900);
+    expect(config.ttl.refreshToken).toBe(7 * 24 * 3600);
+    expect(config.ttl.sessionIdle).toBe(1800);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.ttl)).toBe(true);
+  });
+
+  it('switches to PostgreSQL with DATABASE_URL and then requires a master secret', () => {
+    expect(problemsOf({ DATABASE_URL: 'postgres://db/gatehouse' })).toEqual([
+      expect.stringMatching(/^GATEHOUSE_SECRET.*required when DATABASE_URL/),
+    ]);
+    const config = loadConfig({ DATABASE_URL: 'postgres://db/gatehouse', GATEHOUSE_SECRET: 'x'.repeat(32) });
+    expect(config.database).toMatchObject({ kind: 'postgres', url: 'postgres://db/gatehouse' });
+  });
+
+  it('reports every problem, one line each, naming the variable', () => {
+    const problems = problemsOf({ PORT: 'eighty', ISSUER: 'ftp://x', ACCESS_TOKEN_TTL: '0', LOG_LEVEL: 'loud', TRUST_PROXY: 'maybe' });
+    expect(problems).toHaveLength(5);
+    for (const name of ['PORT', 'ISSUER', 'ACCESS_TOKEN_TTL', 'LOG_LEVEL', 'TRUST_PROXY']) {
+      expect(problems.some((problem) => problem.includes(name))).toBe(true);
+    }
+  });
+
+  it('rejects a key publish delay shorter than the JWKS cache lifetime', () => {
+    expect(problemsOf({ KEY_PUBLISH_DELAY: '10', JWKS_CACHE_MAX_AGE: '600' })[0]).toMatch(/KEY_PUBLISH_DELAY/);
+  });
+
+  it('strips a trailing slash from the issuer and rejects a query', () => {
+    expect(loadConfig({ ISSUER: 'https://id.example.com/' }).issuer).toBe('https://id.example.com');
+    expect(problemsOf({ ISSUER: 'https://id.example.com/?x=1' })[0]).toMatch(/ISSUER/);
+  });
+});
