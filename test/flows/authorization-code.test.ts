@@ -80,9 +80,34 @@ describe('FLOW-1 Authorization Code + PKCE through the login and consent pages',
     });
     expect(protectedHeader.alg).toBe('ES256');
     expect(tokens.refresh_token).toEqual(expect.any(String));
+    const refreshInfo = await oidc.tokenIntrospection(spa, tokens.refresh_token ?? '');
+    expect((refreshInfo.exp ?? 0) - (refreshInfo.iat ?? 0)).toBe(7 * 24 * 3600);
+    expect(tokens.expires_in).toBe(900);
 
     const userinfo = await oidc.fetchUserInfo(spa, tokens.access_token, user.account.id);
     expect(userinfo).toMatchObject({ sub: user.account.id, preferred_username: 'alice', name: 'Alice Example', email: 'alice@example.com', email_verified: true });
+  });
+
+  it('answers userinfo over POST as well as GET', async () => {
+    const tokens = await redeem(spa, await signIn({ scope: 'openid email' }));
+    const response = await fetch(`${server.issuer}/me`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ access_token: tokens.access_token }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ sub: user.account.id, email: 'alice@example.com', email_verified: true });
+  });
+
+  it('asks for the password again with prompt=login even when signed in', async () => {
+    const flow = await signIn();
+    const { challenge } = await pkce();
+    const again = await flow.browser.follow(
+      oidc.buildAuthorizationUrl(spa, { redirect_uri: REDIRECT_URI, scope: 'openid', prompt: 'login', code_challenge: challenge, code_challenge_method: 'S256', state: 's' }),
+      server.issuer,
+    );
+    expect(again.url.pathname).toMatch(/^\/interaction\//);
+    expect(await again.page?.text()).toContain('name="password"');
   });
 
   it('gives only the claims of the granted scopes', async () => {

@@ -137,6 +137,32 @@ describe('FLOW-2/FLOW-3 client credentials', () => {
     expect((await response.json()).error).toBe('invalid_scope');
   });
 
+  it('reads static client metadata from memory, not the database, on every token request', async () => {
+    const client = await clientFor(service.clientId, service.secret);
+    await oidc.clientCredentialsGrant(client, { scope: 'things:read' });
+    const queries: string[] = [];
+    const record = (query: { sql: string }) => queries.push(query.sql);
+    server.gatehouse.services.db.knex.on('query', record);
+    try {
+      for (let i = 0; i < 5; i += 1) await oidc.clientCredentialsGrant(client, { scope: 'things:read' });
+    } finally {
+      server.gatehouse.services.db.knex.off('query', record);
+    }
+    expect(queries.filter((sql) => sql.includes('"clients"'))).toEqual([]);
+    expect(queries.filter((sql) => sql.includes('"resource_servers"'))).toEqual([]);
+  });
+
+  it('sees a client change made elsewhere at once (cache invalidation)', async () => {
+    const changed = await registerServiceClient(server, 'rotating', 'things:read');
+    const first = await tokenRequest({ grant_type: 'client_credentials' }, basic(changed.clientId, changed.secret));
+    expect(first.status).toBe(200);
+    const replaced = await registerServiceClient(server, 'rotating', 'things:read');
+    const old = await tokenRequest({ grant_type: 'client_credentials' }, basic(changed.clientId, changed.secret));
+    expect(old.status).toBe(401);
+    const fresh = await tokenRequest({ grant_type: 'client_credentials' }, basic(replaced.clientId, replaced.secret));
+    expect(fresh.status).toBe(200);
+  });
+
   it('keeps client secrets only as keyed hashes', async () => {
     const row = await server.gatehouse.services.db.knex('clients').where('client_id', service.clientId).first();
     expect(JSON.stringify(row)).not.toContain(service.secret);
