@@ -21,7 +21,6 @@ export interface Config {
     readonly authorizationCode: number;
     readonly interaction: number;
     readonly grant: number;
-    readonly sessionIdle: number;
     readonly sessionMaxAge: number;
   };
   readonly keys: {
@@ -82,7 +81,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       authorizationCode: e.AUTHORIZATION_CODE_TTL,
       interaction: e.INTERACTION_TTL,
       grant: e.GRANT_TTL,
-      sessionIdle: e.SESSION_IDLE_TIMEOUT,
       sessionMaxAge: e.SESSION_MAX_AGE,
     },
     keys: {

@@ -63,7 +63,6 @@ export const environmentSchema = z
     AUTHORIZATION_CODE_TTL: seconds('AUTHORIZATION_CODE_TTL', 60, 10, 600),
     INTERACTION_TTL: seconds('INTERACTION_TTL', 3600, 60, 24 * 3600),
     GRANT_TTL: seconds('GRANT_TTL', 14 * 24 * 3600, 60),
-    SESSION_IDLE_TIMEOUT: seconds('SESSION_IDLE_TIMEOUT', 30 * 60, 10, 7 * 24 * 3600),
     SESSION_MAX_AGE: seconds('SESSION_MAX_AGE', 12 * 3600, 10, 30 * 24 * 3600),
     JWKS_CACHE_MAX_AGE: seconds('JWKS_CACHE_MAX_AGE', 600, 0, 24 * 3600),
     KEY_PUBLISH_DELAY: seconds('KEY_PUBLISH_DELAY', 3600, 0, 30 * 24 * 3600),
@@ -84,13 +83,6 @@ export const environmentSchema = z
         code: 'custom',
         path: ['KEY_PUBLISH_DELAY'],
         message: 'KEY_PUBLISH_DELAY must be at least JWKS_CACHE_MAX_AGE, or relying parties may miss a new key',
-      });
-    }
-    if (env.SESSION_MAX_AGE < env.SESSION_IDLE_TIMEOUT) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SESSION_MAX_AGE'],
-        message: 'SESSION_MAX_AGE must be at least SESSION_IDLE_TIMEOUT',
       });
     }
   });

@@ -55,7 +55,7 @@ describe('login in a real browser', () => {
 
     await page.goto(url.href);
     await expect(page.getByRole('heading', { name: 'Sign in' }).isVisible()).resolves.toBe(true);
-    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const background = await page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
     expect(background).not.toBe('rgba(0, 0, 0, 0)');
     await page.getByLabel('Username').fill(user.username);
     await page.getByLabel('Password').fill(user.password);

@@ -18,7 +18,7 @@ describe('configuration', () => {
     expect(config.issuer).toBe('http://localhost:3000');
     expect(config.ttl.accessToken).toBe(900);
     expect(config.ttl.refreshToken).toBe(7 * 24 * 3600);
-    expect(config.ttl.sessionIdle).toBe(1800);
+    expect(config.ttl.sessionMaxAge).toBe(12 * 3600);
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.ttl)).toBe(true);
   });

@@ -42,6 +42,10 @@ async function redeem(config: oidc.Configuration, flow: Awaited<ReturnType<typeo
   });
 }
 
+async function errorOf(response: Response): Promise<string | undefined> {
+  return ((await response.json()) as { error?: string }).error;
+}
+
 function rawTokenRequest(body: Record<string, string>) {
   return fetch(`${server.issuer}/token`, {
     method: 'POST',
@@ -182,7 +186,8 @@ describe('FLOW-1 Authorization Code + PKCE through the login and consent pages',
   });
 
   it('tells a wrong password without saying whether the account exists', async () => {
-    const url = oidc.buildAuthorizationUrl(spa, { redirect_uri: REDIRECT_URI, scope: 'openid', ...(await pkce().then((p) => ({ code_challenge: p.challenge }))), code_challenge_method: 'S256', state: 's' });
+    const { challenge } = await pkce();
+    const url = oidc.buildAuthorizationUrl(spa, { redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256', state: 's' });
     const browser = new HttpBrowser();
     const first = await browser.follow(url, server.issuer);
     const uid = first.url.pathname.split('/')[2];
@@ -204,11 +209,11 @@ describe('FLOW-4 refresh tokens', () => {
 
     const reuse = await rawTokenRequest({ grant_type: 'refresh_token', refresh_token: first.refresh_token ?? '', client_id: 'spa' });
     expect(reuse.status).toBe(400);
-    expect((await reuse.json()).error).toBe('invalid_grant');
+    expect(await errorOf(reuse)).toBe('invalid_grant');
 
     const afterRevocation = await rawTokenRequest({ grant_type: 'refresh_token', refresh_token: second.refresh_token ?? '', client_id: 'spa' });
     expect(afterRevocation.status).toBe(400);
-    expect((await afterRevocation.json()).error).toBe('invalid_grant');
+    expect(await errorOf(afterRevocation)).toBe('invalid_grant');
     const introspection = await oidc.tokenIntrospection(spa, second.access_token);
     expect(introspection.active).toBe(false);
   });
@@ -221,9 +226,9 @@ describe('FLOW-4 refresh tokens', () => {
     const statuses = attempts.map((response) => response.status).sort();
     expect(statuses.filter((status) => status === 200)).toHaveLength(1);
     expect(statuses.filter((status) => status === 400)).toHaveLength(3);
-    const winner = await attempts.find((response) => response.status === 200)?.json();
+    const winner = (await attempts.find((response) => response.status === 200)?.json()) as { refresh_token: string };
     const next = await rawTokenRequest({ grant_type: 'refresh_token', refresh_token: winner.refresh_token, client_id: 'spa' });
-    expect((await next.json()).error).toBe('invalid_grant');
+    expect(await errorOf(next)).toBe('invalid_grant');
   });
 });
 
@@ -234,7 +239,7 @@ describe('authorization code redemption', () => {
     const code = flow.callback.searchParams.get('code') ?? '';
     const again = await rawTokenRequest({ grant_type: 'authorization_code', code, code_verifier: flow.verifier, redirect_uri: REDIRECT_URI, client_id: 'spa' });
     expect(again.status).toBe(400);
-    expect((await again.json()).error).toBe('invalid_grant');
+    expect(await errorOf(again)).toBe('invalid_grant');
     expect((await oidc.tokenIntrospection(spa, tokens.access_token)).active).toBe(false);
   });
 
@@ -255,7 +260,7 @@ describe('authorization code redemption', () => {
     const flow = await signIn();
     const code = flow.callback.searchParams.get('code') ?? '';
     const response = await rawTokenRequest({ grant_type: 'authorization_code', code, code_verifier: oidc.randomPKCECodeVerifier(), redirect_uri: REDIRECT_URI, client_id: 'spa' });
-    expect((await response.json()).error).toBe('invalid_grant');
+    expect(await errorOf(response)).toBe('invalid_grant');
   });
 });
 

@@ -40,7 +40,7 @@ describe('FLOW-6 discovery and JWKS', () => {
   it('publishes discovery for the issuer with the endpoints relying parties need', async () => {
     const response = await fetch(`${server.issuer}/.well-known/openid-configuration`);
     expect(response.status).toBe(200);
-    const metadata = await response.json();
+    const metadata = (await response.json()) as Record<string, unknown>;
     expect(metadata.issuer).toBe(server.issuer);
     expect(metadata.jwks_uri).toBe(`${server.issuer}/jwks`);
     expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
@@ -117,13 +117,13 @@ describe('FLOW-2/FLOW-3 client credentials', () => {
   it('rejects a wrong secret with invalid_client', async () => {
     const response = await tokenRequest({ grant_type: 'client_credentials' }, basic(service.clientId, 'not-the-secret'));
     expect(response.status).toBe(401);
-    expect((await response.json()).error).toBe('invalid_client');
+    expect(((await response.json()) as { error?: string }).error).toBe('invalid_client');
   });
 
   it('rejects an unknown client with invalid_client', async () => {
     const response = await tokenRequest({ grant_type: 'client_credentials' }, basic('nobody', 'x'.repeat(40)));
     expect(response.status).toBe(401);
-    expect((await response.json()).error).toBe('invalid_client');
+    expect(((await response.json()) as { error?: string }).error).toBe('invalid_client');
   });
 
   it.each([
@@ -134,7 +134,7 @@ describe('FLOW-2/FLOW-3 client credentials', () => {
     const limited = await registerServiceClient(server, `limited-${Math.random().toString(36).slice(2)}`, 'things:read');
     const response = await tokenRequest({ grant_type: 'client_credentials', ...params }, basic(limited.clientId, limited.secret));
     expect(response.status).toBe(400);
-    expect((await response.json()).error).toBe('invalid_scope');
+    expect(((await response.json()) as { error?: string }).error).toBe('invalid_scope');
   });
 
   it('reads static client metadata from memory, not the database, on every token request', async () => {
