@@ -27,6 +27,7 @@ export function securityHeaders(): Middleware {
     strictTransportSecurity: false,
     referrerPolicy: { policy: 'no-referrer' },
     crossOriginEmbedderPolicy: false,
+    frameguard: { action: 'deny' },
   }) as unknown as Middleware;
   return async (ctx, next) => {
     if (ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');

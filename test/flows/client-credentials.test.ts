@@ -169,3 +169,18 @@ describe('FLOW-2/FLOW-3 client credentials', () => {
     expect(row.secret_hash).toMatch(/^hmac-sha256\./);
   });
 });
+
+describe('NET-3 security headers on engine responses', () => {
+  it('sends nosniff, a referrer policy, a strict CSP and no framing on discovery and JWKS', async () => {
+    for (const route of ['/.well-known/openid-configuration', '/jwks']) {
+      const response = await fetch(`${server.issuer}${route}`);
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(response.headers.get('x-frame-options')).toBe('DENY');
+      expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      expect(response.headers.get('x-powered-by')).toBeNull();
+      // Plain http here: HSTS is sent only over https.
+      expect(response.headers.get('strict-transport-security')).toBeNull();
+    }
+  });
+});
