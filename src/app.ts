@@ -1,5 +1,5 @@
 /**
- * The HTTP application, in the order a request meets it: errors → logging → security headers
+ * The HTTP application, in the order a request meets it: logging → errors → security headers
  * → Gatehouse's own routes → the OpenID provider. The provider runs as its own Koa application
  * on the raw request (not mounted into this one), so its cookies are signed with its own keys
  * and it can be swapped for a rebuilt instance between requests.
@@ -16,6 +16,7 @@ import { assetRoutes } from './interactions/assets.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { requestLogging } from './observability/logger.js';
 import type { LiveProvider } from './provider/live.js';
+import { rejectNulInUrl } from './security/input.js';
 import { securityHeaders } from './security/headers.js';
 
 export interface AppDependencies {
@@ -36,8 +37,10 @@ export function createApp(deps: AppDependencies): Koa {
     interactionRoutes({ provider, accounts: deps.accounts, resourceServers: deps.resourceServers, logger: deps.logger }),
   ];
 
-  app.use(errorBoundary(deps.logger));
+  // Logging wraps the error boundary so a failed request is logged with the status it got.
   app.use(requestLogging(deps.logger));
+  app.use(rejectNulInUrl());
+  app.use(errorBoundary(deps.logger));
   app.use(securityHeaders());
   for (const router of routes) {
     app.use(router.routes());

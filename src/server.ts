@@ -21,13 +21,16 @@ export interface RunningGatehouse {
 
 export async function startGatehouse(config: Config, logger: Logger): Promise<RunningGatehouse> {
   const services = await openServices(config, { logger, listen: true, migrate: true });
+  const stops: (() => void)[] = [];
   try {
     const live = await buildLiveProvider(services, logger);
     live.startRefreshing(config.keys.refreshInterval);
+    stops.push(() => live.stop());
     const stopSweeper = startSweeper(services.records, config.storage.sweepInterval, logger, async () =>
       services.keys.deleteExpired(new Date(), keyRetention({ config }, { resourceServers: await services.resourceServers.all() })),
     );
 
+    stops.push(stopSweeper);
     const app = createApp({ config, db: services.db, logger, live, accounts: services.accounts, resourceServers: services.resourceServers });
     const server = http.createServer(app.callback());
     server.keepAliveTimeout = 65_000;
@@ -60,6 +63,7 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
       },
     };
   } catch (error) {
+    for (const stop of stops) stop();
     await services.close();
     throw error;
   }

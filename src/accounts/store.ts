@@ -31,6 +31,8 @@ interface AccountRow {
 }
 
 const normalize = (username: string) => username.trim().toLowerCase();
+// PostgreSQL text cannot hold U+0000: such a name matches no account (and must not reach SQL).
+const searchable = (username: string) => !username.includes('\u0000');
 
 function toAccount(row: AccountRow): Account {
   return {
@@ -53,6 +55,7 @@ export class AccountStore {
   }
 
   async findByUsername(username: string): Promise<Account | undefined> {
+    if (!searchable(username)) return undefined;
     const row = (await this.knex<AccountRow>('accounts').where('username_normalized', normalize(username)).first()) as
       | AccountRow
       | undefined;
@@ -61,7 +64,7 @@ export class AccountStore {
 
   /** The account if the credentials are right and it is enabled; constant work otherwise. */
   async authenticate(username: string, password: string): Promise<Account | undefined> {
-    const row = (await this.knex<AccountRow>('accounts').where('username_normalized', normalize(username)).first()) as
+    const row = !searchable(username) ? undefined : (await this.knex<AccountRow>('accounts').where('username_normalized', normalize(username)).first()) as
       | AccountRow
       | undefined;
     const ok = await verifyPassword(row?.password_hash, password);

@@ -5,7 +5,7 @@
  * and revokes the whole grant.
  */
 import { errors, type Adapter, type AdapterFactory, type AdapterPayload } from 'oidc-provider';
-import { REDEEMABLE_MODELS, type OidcRecords } from './records.js';
+import { REDEEMABLE_MODELS, hasNul, payloadHasNul, type OidcRecords } from './records.js';
 
 export interface ClientSource {
   find(clientId: string): Promise<AdapterPayload | undefined>;
@@ -44,6 +44,17 @@ class RecordAdapter implements Adapter {
   ) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
+    if (hasNul(id) || payloadHasNul(payload)) {
+      throw new errors.InvalidRequest('request parameters must not contain NUL characters');
+    }
+    if (this.model === 'ReplayDetection') {
+      // The engine checks for a seen JWT id and then stores it: two parallel requests with the
+      // same assertion or DPoP proof would both pass. The insert decides atomically.
+      if (!(await this.records.insertOnce(this.model, id, payload as Record<string, unknown>, expiresIn))) {
+        throw new errors.InvalidRequest('this JWT was already used');
+      }
+      return;
+    }
     await this.records.upsert(this.model, id, payload as Record<string, unknown>, expiresIn);
   }
   find(id: string) {

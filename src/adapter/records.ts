@@ -27,6 +27,19 @@ interface RecordRow {
 
 const asString = (value: unknown): string | null => (typeof value === 'string' && value.length ? value : null);
 
+/** PostgreSQL text and jsonb cannot hold U+0000; such a key can name no record. */
+export const hasNul = (value: string) => value.includes('\u0000');
+
+/** Whether any key or string anywhere in `payload` holds U+0000. */
+export function payloadHasNul(payload: unknown): boolean {
+  let found = false;
+  JSON.stringify(payload, (key: string, value: unknown) => {
+    if (hasNul(key) || (typeof value === 'string' && hasNul(value))) found = true;
+    return value;
+  });
+  return found;
+}
+
 export class OidcRecords {
   constructor(
     private readonly knex: Knex,
@@ -80,20 +93,34 @@ export class OidcRecords {
     await write(this.knex);
   }
 
+  /** Inserts a record that must not exist yet; false if it already did (a replay). */
+  async insertOnce(model: string, id: string, payload: Payload, expiresIn: number | undefined): Promise<boolean> {
+    const inserted = await this.knex('oidc_records')
+      .insert({ model, id, payload: JSON.stringify(payload), expires_at: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null })
+      .onConflict(['model', 'id'])
+      .ignore()
+      .returning('id');
+    return inserted.length === 1;
+  }
+
   async find(model: string, id: string): Promise<Payload | undefined> {
+    if (hasNul(id)) return undefined;
     return OidcRecords.present(await this.readable(model).andWhere('id', id).first());
   }
 
   async findByUid(model: string, uid: string): Promise<Payload | undefined> {
+    if (hasNul(uid)) return undefined;
     return OidcRecords.present(await this.readable(model).andWhere('uid', uid).first());
   }
 
   async findByUserCode(model: string, userCode: string): Promise<Payload | undefined> {
+    if (hasNul(userCode)) return undefined;
     return OidcRecords.present(await this.readable(model).andWhere('user_code', userCode).first());
   }
 
   /** Marks a record consumed; true only for the one caller that actually consumed it. */
   async consume(model: string, id: string): Promise<boolean> {
+    if (hasNul(id)) return false;
     const updated = await this.knex('oidc_records')
       .where({ model, id })
       .whereNull('consumed_at')
@@ -107,10 +134,12 @@ export class OidcRecords {
   }
 
   async destroy(model: string, id: string): Promise<void> {
+    if (hasNul(id)) return;
     await this.knex('oidc_records').where({ model, id }).delete();
   }
 
   async revokeByGrantId(model: string, grantId: string): Promise<void> {
+    if (hasNul(grantId)) return;
     await this.knex('oidc_records').where({ model, grant_id: grantId }).delete();
   }
 

@@ -38,9 +38,14 @@ export interface SavedClient {
 // Static metadata rarely changes and every change is announced; the TTL only bounds the damage
 // of a missed notice.
 const CACHE_TTL_MS = 5 * 60_000;
+// Unknown client ids are cached too (they cost a query each otherwise); the bound keeps random
+// ids from growing memory without limit.
+const CACHE_MAX_ENTRIES = 10_000;
 
 export class ClientStore {
   readonly #cache = new Map<string, { payload: AdapterPayload | undefined; at: number }>();
+  // Bumped on every invalidation: a load that started before one must not re-cache old data.
+  #generation = 0;
 
   constructor(
     private readonly knex: Knex,
@@ -48,20 +53,29 @@ export class ClientStore {
     private readonly feed: ChangeFeed,
   ) {
     feed.subscribe((topic, key) => {
-      if (topic === '*' || (topic === 'clients' && !key)) this.#cache.clear();
-      else if (topic === 'clients') this.#cache.delete(key);
+      if (topic !== '*' && topic !== 'clients') return;
+      this.#generation += 1;
+      if (topic === '*' || !key) this.#cache.clear();
+      else this.#cache.delete(key);
     });
   }
 
   /** The provider's view of a client: metadata plus the secret hash in `client_secret`. */
   async find(clientId: string): Promise<AdapterPayload | undefined> {
+    if (clientId.includes('\u0000')) return undefined;
     const cached = this.#cache.get(clientId);
     if (cached && Date.now() - cached.at < CACHE_TTL_MS) return cached.payload;
+    const generation = this.#generation;
     const row = (await this.knex<ClientRow>('clients').where('client_id', clientId).first()) as ClientRow | undefined;
     const payload = row
       ? ({ ...row.metadata, ...(row.secret_hash ? { client_secret: row.secret_hash } : {}) } as AdapterPayload)
       : undefined;
-    this.#cache.set(clientId, { payload, at: Date.now() });
+    if (generation === this.#generation) {
+      this.#cache.delete(clientId);
+      this.#cache.set(clientId, { payload, at: Date.now() });
+      // Map iteration is insertion order: the first key is the least recently loaded.
+      if (this.#cache.size > CACHE_MAX_ENTRIES) this.#cache.delete(this.#cache.keys().next().value as string);
+    }
     return payload;
   }
 

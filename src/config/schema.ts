@@ -56,7 +56,8 @@ export const environmentSchema = z
       })
       .default('info'),
     TRUST_PROXY: flag('TRUST_PROXY', false),
-    DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+    // Migrations hold an advisory lock on one connection while migrating on another.
+    DB_POOL_MAX: z.coerce.number().int().min(2, 'DB_POOL_MAX must be at least 2').max(200).default(10),
     ACCESS_TOKEN_TTL: seconds('ACCESS_TOKEN_TTL', 15 * 60, 30, 24 * 3600),
     REFRESH_TOKEN_TTL: seconds('REFRESH_TOKEN_TTL', 7 * 24 * 3600, 60),
     ID_TOKEN_TTL: seconds('ID_TOKEN_TTL', 3600, 30, 24 * 3600),

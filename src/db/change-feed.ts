@@ -74,7 +74,8 @@ class PostgresChangeFeed extends NotifyOnlyChangeFeed {
   }
 
   async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString });
+    // keepAlive: a half-open connection must fail loudly, not silently stop delivering notices.
+    const client = new pg.Client({ connectionString: this.connectionString, keepAlive: true });
     client.on('notification', (message) => {
       const notice = parseNotice(message.payload);
       if (notice) this.emitter.emit('change', notice[0], notice[1]);
@@ -83,8 +84,13 @@ class PostgresChangeFeed extends NotifyOnlyChangeFeed {
       this.onError(error);
       this.reconnectLater();
     });
-    await client.connect();
-    await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
     this.#client = client;
   }
 

@@ -44,6 +44,7 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
       const release = () => {
         if (released) return;
         released = true;
+        process.off('exit', release);
         heldByThisProcess.delete(file);
         try {
           if (readFileSync(file, 'utf8') === String(process.pid)) unlinkSync(file);

@@ -12,6 +12,7 @@ import type { KeyPurpose } from '../keys/lifecycle.js';
 import type { SigningKeyStore } from '../keys/store.js';
 import type { ClientStore } from '../clients/store.js';
 import { providerConfiguration, type ProviderDependencies, type ProviderState } from './configuration.js';
+import { widenFormAction } from '../security/headers.js';
 
 export interface LiveProviderDependencies extends ProviderDependencies {
   readonly keys: SigningKeyStore;
@@ -27,7 +28,8 @@ export function keyRetention(deps: Pick<ProviderDependencies, 'config'>, state?:
   return (purpose: KeyPurpose) =>
     purpose === 'cookie'
       ? ttl.sessionMaxAge + ttl.interaction
-      : Math.max(ttl.idToken, ttl.accessToken, ...apiTtls) + 60;
+      : // A replica may sign with the old key until its next refresh after the new one activates.
+        Math.max(ttl.idToken, ttl.accessToken, ...apiTtls) + deps.config.keys.refreshInterval + 60;
 }
 
 function stateFingerprint(state: ProviderState): string {
@@ -41,6 +43,7 @@ export class LiveProvider {
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #refreshing: Promise<void> | undefined;
+  #stale = false;
 
   private constructor(
     private readonly deps: LiveProviderDependencies,
@@ -85,30 +88,46 @@ export class LiveProvider {
     const jwksCacheControl = `public, max-age=${this.deps.config.keys.jwksCacheMaxAge}`;
     provider.use(async (ctx, next) => {
       await next();
+      const route = ctx.oidc?.route;
       // Relying parties may cache the key set this long; the key publish delay is at least as long.
-      if (ctx.oidc?.route === 'jwks' && ctx.status === 200) ctx.set('Cache-Control', jwksCacheControl);
+      if (route === 'jwks' && ctx.status === 200) ctx.set('Cache-Control', jwksCacheControl);
+      // response_mode=form_post answers with a page whose form posts to the client's redirect URI.
+      if ((route === 'authorization' || route === 'resume') && ctx.oidc?.client) {
+        widenFormAction(ctx, ctx.oidc.client.redirectUris ?? []);
+      }
     });
     provider.on('server_error', (_ctx, error: Error) => logger.error({ err: error }, 'provider server error'));
     return provider;
   }
 
-  /** Rebuilds the provider if keys or APIs changed; concurrent calls share one refresh. */
+  /**
+   * Rebuilds the provider if keys or APIs changed. A call during a refresh marks the state
+   * stale, so the running refresh goes round once more instead of missing the news.
+   */
   refresh(): Promise<void> {
+    this.#stale = true;
     this.#refreshing ??= (async () => {
       try {
-        const state = await LiveProvider.loadState(this.deps);
-        const fingerprint = stateFingerprint(state);
-        if (fingerprint === this.#fingerprint) return;
-        const next = this.build(state);
-        this.#handler = next.callback() as never;
-        this.#current = next;
-        this.#fingerprint = fingerprint;
-        this.deps.logger.info({ keys: state.keyring.fingerprint }, 'provider rebuilt with new keys or APIs');
+        while (this.#stale) {
+          this.#stale = false;
+          await this.rebuildIfChanged();
+        }
       } finally {
         this.#refreshing = undefined;
       }
     })();
     return this.#refreshing;
+  }
+
+  private async rebuildIfChanged(): Promise<void> {
+    const state = await LiveProvider.loadState(this.deps);
+    const fingerprint = stateFingerprint(state);
+    if (fingerprint === this.#fingerprint) return;
+    const next = this.build(state);
+    this.#handler = next.callback() as never;
+    this.#current = next;
+    this.#fingerprint = fingerprint;
+    this.deps.logger.info({ keys: state.keyring.fingerprint }, 'provider rebuilt with new keys or APIs');
   }
 
   /** Re-checks on a timer (keys activate by the clock) and whenever keys or APIs are announced. */

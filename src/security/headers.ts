@@ -59,3 +59,14 @@ export function contentSecurityPolicy(formTargets: readonly string[] = []): stri
     `form-action 'self'${sources.length ? ` ${sources.join(' ')}` : ''}`,
   ].join('; ');
 }
+
+/** Widens form-action on an already-set policy (engine pages that post to a client). */
+export function widenFormAction(
+  ctx: { response: { get(name: string): string }; set(name: string, value: string): void },
+  targets: readonly string[],
+): void {
+  const policy = ctx.response.get('content-security-policy');
+  const sources = [...new Set(targets.map(formTargetSource).filter((source): source is string => Boolean(source)))];
+  if (!policy || !sources.length) return;
+  ctx.set('Content-Security-Policy', policy.replace(/form-action 'self'/, `form-action 'self' ${sources.join(' ')}`));
+}

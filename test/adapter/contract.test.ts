@@ -139,6 +139,22 @@ describe.each(['postgres', 'embedded'] as const)('oidc-provider adapter on %s', 
     expect(await db.knex('oidc_records').where('id', live)).toHaveLength(1);
   });
 
+  it('accepts a replay-detection id once, even when two requests race', async () => {
+    const jti = id('jti');
+    const outcomes = await Promise.allSettled([1, 2, 3].map(() => adapterFor('ReplayDetection').upsert(jti, { iss: 'client' }, 60)));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    for (const loser of outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected')) {
+      expect(loser.reason).toBeInstanceOf(errors.InvalidRequest);
+    }
+  });
+
+  it('answers look-ups with NUL characters as "not found" and refuses to store them as a client error', async () => {
+    expect(await adapterFor('AccessToken').find('a\u0000b')).toBeUndefined();
+    expect(await adapterFor('Session').findByUid('a\u0000b')).toBeUndefined();
+    expect(await adapterFor('DeviceCode').findByUserCode('\u0000')).toBeUndefined();
+    await expect(adapterFor('Interaction').upsert(id('i'), { params: { state: 'a\u0000b' } }, 60)).rejects.toBeInstanceOf(errors.InvalidRequest);
+  });
+
   it('serves clients from the client source and refuses writes through the provider', async () => {
     await expect(adapterFor('Client').upsert('x', {})).rejects.toThrow(/managed by the CLI/);
     expect(await adapterFor('Client').find('x')).toBeUndefined();
