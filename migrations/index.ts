@@ -4,6 +4,7 @@
  */
 import type { Knex } from 'knex';
 import * as initialSchema from './20261122000100_initial_schema.js';
+import * as sessionActivity from './20261122000200_session_activity.js';
 
 export interface Migration {
   readonly name: string;
@@ -13,4 +14,5 @@ export interface Migration {
 
 export const migrations: readonly Migration[] = [
   { name: '20261122000100_initial_schema', ...initialSchema },
+  { name: '20261122000200_session_activity', ...sessionActivity },
 ];

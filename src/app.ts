@@ -14,6 +14,10 @@ import { errorBoundary } from './http/error-boundary.js';
 import { healthRoutes } from './http/health.js';
 import { assetRoutes } from './interactions/assets.js';
 import { interactionRoutes } from './interactions/routes.js';
+import { accountRoutes } from './account-ui/routes.js';
+import { sessionTtl } from './provider/cookies.js';
+import type { MasterSecret } from './security/master-secret.js';
+import type { SessionStore } from './sessions/store.js';
 import { requestLogging } from './observability/logger.js';
 import type { LiveProvider } from './provider/live.js';
 import { rejectNulInUrl } from './security/input.js';
@@ -26,6 +30,8 @@ export interface AppDependencies {
   readonly live: LiveProvider;
   readonly accounts: AccountStore;
   readonly resourceServers: ResourceServerStore;
+  readonly sessions: SessionStore;
+  readonly secret: MasterSecret;
 }
 
 export function createApp(deps: AppDependencies): Koa {
@@ -35,6 +41,15 @@ export function createApp(deps: AppDependencies): Koa {
     healthRoutes(deps.db, () => true),
     assetRoutes(),
     interactionRoutes({ provider, accounts: deps.accounts, resourceServers: deps.resourceServers, logger: deps.logger }),
+    accountRoutes({
+      config: deps.config,
+      provider,
+      accounts: deps.accounts,
+      sessions: deps.sessions,
+      secret: deps.secret,
+      sessionTtl: sessionTtl(deps.config),
+      logger: deps.logger,
+    }),
   ];
 
   // Logging wraps the error boundary so a failed request is logged with the status it got.

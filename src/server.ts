@@ -31,7 +31,16 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
     );
 
     stops.push(stopSweeper);
-    const app = createApp({ config, db: services.db, logger, live, accounts: services.accounts, resourceServers: services.resourceServers });
+    const app = createApp({
+      config,
+      db: services.db,
+      logger,
+      live,
+      accounts: services.accounts,
+      resourceServers: services.resourceServers,
+      sessions: services.sessions,
+      secret: services.secret,
+    });
     const server = http.createServer(app.callback());
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;

@@ -14,6 +14,7 @@ import { NotifyOnlyChangeFeed, openChangeFeed, type ChangeFeed } from './db/chan
 import { openDatabase, type Database } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
 import { SigningKeyStore } from './keys/store.js';
+import { SessionStore } from './sessions/store.js';
 import { providerPages } from './interactions/provider-pages.js';
 import { LiveProvider } from './provider/live.js';
 import { MasterSecret } from './security/master-secret.js';
@@ -28,6 +29,7 @@ export interface Services {
   readonly clients: ClientStore;
   readonly resourceServers: ResourceServerStore;
   readonly accounts: AccountStore;
+  readonly sessions: SessionStore;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function openServices(config: Config, options: OpenOptions): Promis
       clients: new ClientStore(db.knex, masterSecret, feed),
       resourceServers: new ResourceServerStore(db.knex, feed),
       accounts: new AccountStore(db.knex),
+      sessions: new SessionStore(db.knex, config.sessions.maxPerAccount),
       async close() {
         await feed.close();
         await db.close();
@@ -85,7 +88,7 @@ export async function buildLiveProvider(services: Services, logger: Logger): Pro
   if (created.length) logger.info({ kids: created }, 'signing and cookie keys created');
   return LiveProvider.create({
     config: services.config,
-    adapter: createAdapterFactory({ records: services.records, clients: services.clients }),
+    adapter: createAdapterFactory({ records: services.records, clients: services.clients, sessions: services.sessions }),
     accounts: services.accounts,
     resourceServers: services.resourceServers,
     pages: providerPages,

@@ -108,6 +108,18 @@ export class AccountStore {
     return account;
   }
 
+  /** The user's own change: the current password must be right, the new one must pass the rules. */
+  async changePassword(accountId: string, currentPassword: string, newPassword: string): Promise<void> {
+    const row = (await this.knex<AccountRow>('accounts').where('id', accountId).first()) as AccountRow | undefined;
+    if (!row || !(await verifyPassword(row.password_hash, currentPassword))) throw new ValidationError(['The current password is not right.']);
+    const problems = passwordProblems(newPassword, row.username);
+    if (newPassword === currentPassword) problems.push('The new password must differ from the current one.');
+    if (problems.length) throw new ValidationError(problems);
+    await this.knex('accounts')
+      .where('id', accountId)
+      .update({ password_hash: await hashPassword(newPassword), password_changed_at: this.knex.fn.now(), updated_at: this.knex.fn.now() });
+  }
+
   async list(): Promise<Account[]> {
     const rows = (await this.knex<AccountRow>('accounts').select('*').orderBy('username_normalized')) as AccountRow[];
     return rows.map(toAccount);

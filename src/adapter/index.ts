@@ -4,16 +4,30 @@
  * of a code or refresh token — even one racing the first across replicas — is invalid_grant
  * and revokes the whole grant.
  */
-import { errors, type Adapter, type AdapterFactory, type AdapterPayload } from 'oidc-provider';
+import Provider, { errors, type Adapter, type AdapterFactory, type AdapterPayload } from 'oidc-provider';
+import type { SessionMetadata } from '../sessions/store.js';
 import { REDEEMABLE_MODELS, hasNul, payloadHasNul, type OidcRecords } from './records.js';
 
 export interface ClientSource {
   find(clientId: string): Promise<AdapterPayload | undefined>;
 }
 
+export interface SessionSink {
+  save(id: string, payload: Record<string, unknown>, expiresIn: number | undefined, metadata: SessionMetadata): Promise<unknown>;
+}
+
 export interface AdapterDependencies {
   readonly records: OidcRecords;
   readonly clients: ClientSource;
+  readonly sessions: SessionSink;
+}
+
+/** The request being served, if any: oidc-provider keeps it in async local storage. */
+function currentRequestMetadata(): SessionMetadata {
+  // oidc-provider's static `ctx` getter is not in its type definitions.
+  const ctx = (Provider as unknown as { ctx?: { get(name: string): string; ip: string } }).ctx;
+  if (!ctx) return {};
+  return { userAgent: ctx.get('user-agent'), ip: ctx.ip };
 }
 
 class ClientAdapter implements Adapter {
@@ -41,6 +55,7 @@ class RecordAdapter implements Adapter {
   constructor(
     private readonly model: string,
     private readonly records: OidcRecords,
+    private readonly sessions: SessionSink,
   ) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
@@ -55,12 +70,20 @@ class RecordAdapter implements Adapter {
       }
       return;
     }
+    if (this.model === 'Session') {
+      await this.sessions.save(id, payload as Record<string, unknown>, expiresIn, currentRequestMetadata());
+      return;
+    }
     await this.records.upsert(this.model, id, payload as Record<string, unknown>, expiresIn);
   }
+  // A session past its expiry is gone at once: its expiry is the idle timeout, which must not
+  // stretch by the engine's clock tolerance or the grace period other records get.
   find(id: string) {
+    if (this.model === 'Session') return this.records.findLive(this.model, 'id', id) as Promise<AdapterPayload | undefined>;
     return this.records.find(this.model, id) as Promise<AdapterPayload | undefined>;
   }
   findByUid(uid: string) {
+    if (this.model === 'Session') return this.records.findLive(this.model, 'uid', uid) as Promise<AdapterPayload | undefined>;
     return this.records.findByUid(this.model, uid) as Promise<AdapterPayload | undefined>;
   }
   findByUserCode(userCode: string) {
@@ -84,14 +107,14 @@ class RecordAdapter implements Adapter {
   }
 }
 
-export function createAdapterFactory({ records, clients }: AdapterDependencies): AdapterFactory {
+export function createAdapterFactory({ records, clients, sessions }: AdapterDependencies): AdapterFactory {
   const clientAdapter = new ClientAdapter(clients);
   const byModel = new Map<string, Adapter>();
   return (model: string) => {
     if (model === 'Client') return clientAdapter;
     let adapter = byModel.get(model);
     if (!adapter) {
-      adapter = new RecordAdapter(model, records);
+      adapter = new RecordAdapter(model, records, sessions);
       byModel.set(model, adapter);
     }
     return adapter;

@@ -108,6 +108,18 @@ export class OidcRecords {
     return OidcRecords.present(await this.readable(model).andWhere('id', id).first());
   }
 
+  /** Only records that have not expired: for sessions, whose expiry is the idle timeout (SESS-3). */
+  async findLive(model: string, column: 'id' | 'uid', value: string): Promise<Payload | undefined> {
+    if (hasNul(value)) return undefined;
+    const row = await this.knex<RecordRow>('oidc_records')
+      .select('payload', 'consumed_at')
+      .where('model', model)
+      .andWhere(column, value)
+      .andWhere('expires_at', '>', this.knex.fn.now())
+      .first();
+    return OidcRecords.present(row);
+  }
+
   async findByUid(model: string, uid: string): Promise<Payload | undefined> {
     if (hasNul(uid)) return undefined;
     return OidcRecords.present(await this.readable(model).andWhere('uid', uid).first());

@@ -25,7 +25,8 @@ export const clientMetadataSchema = z
       .string()
       .min(1, 'client_id must not be empty')
       .max(200, 'client_id must be at most 200 characters')
-      .regex(/^[A-Za-z0-9._~:@-]+$/, 'client_id may contain only letters, digits and . _ ~ : @ -'),
+      .regex(/^[A-Za-z0-9._~:@-]+$/, 'client_id may contain only letters, digits and . _ ~ : @ -')
+      .refine((id) => !id.startsWith('gatehouse-'), 'client_id must not start with "gatehouse-" (reserved for built-in clients)'),
     client_secret: z.string().min(32, 'client_secret must be at least 32 characters').max(512).optional(),
     client_name: z.string().min(1).max(200).optional(),
     redirect_uris: z.array(url('redirect_uris')).max(50).optional(),

@@ -21,7 +21,11 @@ export interface Config {
     readonly authorizationCode: number;
     readonly interaction: number;
     readonly grant: number;
+    readonly sessionIdle: number;
     readonly sessionMaxAge: number;
+  };
+  readonly sessions: {
+    readonly maxPerAccount: number;
   };
   readonly keys: {
     readonly jwksCacheMaxAge: number;
@@ -81,8 +85,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       authorizationCode: e.AUTHORIZATION_CODE_TTL,
       interaction: e.INTERACTION_TTL,
       grant: e.GRANT_TTL,
+      sessionIdle: e.SESSION_IDLE_TIMEOUT,
       sessionMaxAge: e.SESSION_MAX_AGE,
     },
+    sessions: { maxPerAccount: e.MAX_SESSIONS_PER_ACCOUNT },
     keys: {
       jwksCacheMaxAge: e.JWKS_CACHE_MAX_AGE,
       publishDelay: e.KEY_PUBLISH_DELAY,

@@ -64,7 +64,15 @@ export const environmentSchema = z
     AUTHORIZATION_CODE_TTL: seconds('AUTHORIZATION_CODE_TTL', 60, 10, 600),
     INTERACTION_TTL: seconds('INTERACTION_TTL', 3600, 60, 24 * 3600),
     GRANT_TTL: seconds('GRANT_TTL', 14 * 24 * 3600, 60),
-    SESSION_MAX_AGE: seconds('SESSION_MAX_AGE', 12 * 3600, 10, 30 * 24 * 3600),
+    // SESS-3: both bounds always apply; 0 ("off") is not a value either accepts.
+    SESSION_IDLE_TIMEOUT: seconds('SESSION_IDLE_TIMEOUT', 30 * 60, 1, 7 * 24 * 3600),
+    SESSION_MAX_AGE: seconds('SESSION_MAX_AGE', 12 * 3600, 1, 30 * 24 * 3600),
+    MAX_SESSIONS_PER_ACCOUNT: z.coerce
+      .number({ error: 'MAX_SESSIONS_PER_ACCOUNT must be a number' })
+      .int('MAX_SESSIONS_PER_ACCOUNT must be a whole number')
+      .min(1, 'MAX_SESSIONS_PER_ACCOUNT must be at least 1')
+      .max(1000, 'MAX_SESSIONS_PER_ACCOUNT must be at most 1000')
+      .default(5),
     JWKS_CACHE_MAX_AGE: seconds('JWKS_CACHE_MAX_AGE', 600, 0, 24 * 3600),
     KEY_PUBLISH_DELAY: seconds('KEY_PUBLISH_DELAY', 3600, 0, 30 * 24 * 3600),
     KEY_REFRESH_INTERVAL: seconds('KEY_REFRESH_INTERVAL', 30, 1, 3600),
@@ -77,6 +85,16 @@ export const environmentSchema = z
         code: 'custom',
         path: ['GATEHOUSE_SECRET'],
         message: 'GATEHOUSE_SECRET is required when DATABASE_URL is set (every replica must share it)',
+      });
+    }
+    if (env.SESSION_MAX_AGE < env.SESSION_IDLE_TIMEOUT) {
+      ctx.addIssue({ code: 'custom', path: ['SESSION_MAX_AGE'], message: 'SESSION_MAX_AGE must be at least SESSION_IDLE_TIMEOUT' });
+    }
+    if (env.ISSUER?.startsWith('https://') && !env.TRUST_PROXY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TRUST_PROXY'],
+        message: 'an https ISSUER needs TRUST_PROXY=true: Gatehouse runs behind a TLS-terminating proxy and must trust its X-Forwarded-Proto to set Secure cookies',
       });
     }
     if (env.KEY_PUBLISH_DELAY < env.JWKS_CACHE_MAX_AGE) {

@@ -6,6 +6,7 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { ValidationError } from '../validation.js';
+import { loggablePath } from '../observability/logger.js';
 import { errorPage } from '../interactions/views/pages.js';
 import { sendPage } from '../interactions/respond.js';
 
@@ -33,8 +34,8 @@ export function errorBoundary(logger: Logger): Middleware {
       const message = caught instanceof ValidationError || (clientError && error.expose !== false && error.message)
         ? String(error.message)
         : 'Something went wrong on our side. Please try again in a moment.';
-      if (clientError) logger.info({ status, path: ctx.path, reason: error.message }, 'request rejected');
-      else logger.error({ err: caught, path: ctx.path, requestId: ctx.state['requestId'] }, 'request failed');
+      if (clientError) logger.info({ status, path: loggablePath(ctx.path), reason: error.message }, 'request rejected');
+      else logger.error({ err: caught, path: loggablePath(ctx.path), requestId: ctx.state['requestId'] }, 'request failed');
 
       if (wantsJson(ctx.get('accept'), ctx.path)) {
         ctx.status = status;

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import Router from '@koa/router';
-import { STYLESHEET } from './views/stylesheet.js';
+import { ACCOUNT_STYLES, STYLESHEET as BASE_STYLES } from './views/stylesheet.js';
+
+const STYLESHEET = BASE_STYLES + ACCOUNT_STYLES;
 
 const ETAG = `"${createHash('sha256').update(STYLESHEET).digest('base64url').slice(0, 16)}"`;
 

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { AccountStore } from '../accounts/store.js';
 import type { ResourceServerStore } from '../apis/store.js';
+import { ACCOUNT_CLIENT_ID } from '../account-ui/account-client.js';
 import { describePermissions } from './permissions.js';
 import { sendPage } from './respond.js';
 import { consentPage, errorPage, loginPage } from './views/pages.js';
@@ -43,6 +44,28 @@ async function clientOf(provider: Provider, details: Details) {
 function redirectTo(ctx: Context, url: string): void {
   ctx.status = 303;
   ctx.redirect(url);
+}
+
+/** Consent: grants exactly what the engine reported missing, then hands back to the engine. */
+async function grantMissingAndFinish(provider: Provider, ctx: Context, details: Details): Promise<string> {
+  const accountId = details.session?.accountId;
+  if (details.prompt.name !== 'consent' || !accountId) return ctx.throw(400, 'there is nothing to consent to');
+  const missing = details.prompt.details as {
+    missingOIDCScope?: string[];
+    missingOIDCClaims?: string[];
+    missingResourceScopes?: Record<string, string[]>;
+  };
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId, clientId: String(details.params['client_id']) });
+  if (!grant) return ctx.throw(400, 'the grant for this sign-in no longer exists');
+  if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  const grantId = await grant.save();
+  return provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
 }
 
 export function interactionRoutes(deps: InteractionDependencies): Router {
@@ -77,6 +100,11 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const formTargets = client.redirectUris ?? [];
     if (details.prompt.name === 'login') {
       sendPage(ctx, loginPage({ uid: details.uid, clientName }), { formTargets });
+      return;
+    }
+    if (details.prompt.name === 'consent' && client.clientId === ACCOUNT_CLIENT_ID) {
+      // The account area is Gatehouse itself: there is nothing to consent to.
+      redirectTo(ctx, await grantMissingAndFinish(provider, ctx, details));
       return;
     }
     if (details.prompt.name === 'consent') {
@@ -126,25 +154,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   router.post('/:uid/confirm', form, async (ctx) => {
     const provider = deps.provider();
     const details = await provider.interactionDetails(ctx.req, ctx.res);
-    const accountId = details.session?.accountId;
-    if (details.prompt.name !== 'consent' || !accountId) return ctx.throw(400, 'there is nothing to consent to');
-    const missing = details.prompt.details as {
-      missingOIDCScope?: string[];
-      missingOIDCClaims?: string[];
-      missingResourceScopes?: Record<string, string[]>;
-    };
-    const grant = details.grantId
-      ? await provider.Grant.find(details.grantId)
-      : new provider.Grant({ accountId, clientId: String(details.params['client_id']) });
-    if (!grant) return ctx.throw(400, 'the grant for this sign-in no longer exists');
-    if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
-    if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);
-    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-      grant.addResourceScope(indicator, scopes.join(' '));
-    }
-    const grantId = await grant.save();
-    const url = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
-    redirectTo(ctx, url);
+    redirectTo(ctx, await grantMissingAndFinish(provider, ctx, details));
   });
 
   router.post('/:uid/abort', form, async (ctx) => {

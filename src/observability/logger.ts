@@ -42,7 +42,18 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   );
 }
 
-/** One line per request: id, method, path (no query), status, duration. */
+/**
+ * The path as logged: without query string, and with per-interaction and per-session handles
+ * replaced by placeholders (the interaction handle is also its cookie's value).
+ */
+export function loggablePath(path: string): string {
+  return path
+    .replace(/^\/interaction\/[^/]+/, '/interaction/:uid')
+    .replace(/^\/auth\/[^/]+/, '/auth/:uid')
+    .replace(/^\/account\/sessions\/[^/]+\/end$/, '/account/sessions/:handle/end');
+}
+
+/** One line per request: id, method, path (no query, no handles), status, duration. */
 export function requestLogging(logger: Logger): Middleware {
   return async (ctx, next) => {
     const started = performance.now();
@@ -58,7 +69,7 @@ export function requestLogging(logger: Logger): Middleware {
         {
           requestId,
           method: ctx.method,
-          path: ctx.path,
+          path: loggablePath(ctx.path),
           status,
           ms: Math.round((performance.now() - started) * 10) / 10,
           ip: ctx.ip,

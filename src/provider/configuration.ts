@@ -10,6 +10,8 @@ import type { AccountStore } from '../accounts/store.js';
 import type { Config } from '../config/index.js';
 import type { Keyring } from '../keys/store.js';
 import { assertRegisteredScopes, pkceRequired, resourceServerInfo } from './policies.js';
+import { cookieSettings, sessionTtl } from './cookies.js';
+import { accountClientMetadata } from '../account-ui/account-client.js';
 import type { ProviderPages } from './pages.js';
 import type { AdapterFactory } from 'oidc-provider';
 
@@ -57,13 +59,10 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
   const apiScopes = [...state.resourceServers.values()].flatMap((api) => api.scopes);
   return {
     adapter: deps.adapter,
-    clients: [],
+    // The account area's own first-party client (src/account-ui); all others live in the database.
+    clients: [accountClientMetadata(config.issuer) as never],
     jwks: { keys: state.keyring.jwks as NonNullable<Configuration['jwks']>['keys'] },
-    cookies: {
-      keys: state.keyring.cookieKeys,
-      long: { httpOnly: true, sameSite: 'lax' },
-      short: { httpOnly: true, sameSite: 'lax' },
-    },
+    cookies: cookieSettings(config, state.keyring.cookieKeys),
     claims: Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([scope, claims]) => [scope, [...claims]])),
     scopes: [...new Set([...OIDC_SCOPES, ...apiScopes])],
     findAccount: findAccount(deps.accounts),
@@ -109,7 +108,7 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
       IdToken: config.ttl.idToken,
       Interaction: config.ttl.interaction,
       Grant: config.ttl.grant,
-      Session: config.ttl.sessionMaxAge,
+      Session: (_ctx, session) => sessionTtl(config)(session),
       RefreshToken: (ctx, token) => {
         // A rotated token never outlives the first one of its chain: rotation is not renewal.
         const remaining = token.iiat ? token.iiat + config.ttl.refreshToken - Math.floor(Date.now() / 1000) : config.ttl.refreshToken;

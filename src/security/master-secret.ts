@@ -10,6 +10,7 @@ const VERSION = 'v1';
 export class MasterSecret {
   readonly #encryptionKey: Buffer;
   readonly #pepper: Buffer;
+  readonly #macKey: Buffer;
 
   constructor(secret: string) {
     if (secret.length < 32) throw new Error('the master secret must be at least 32 characters');
@@ -17,6 +18,7 @@ export class MasterSecret {
     const salt = Buffer.from('gatehouse', 'utf8');
     this.#encryptionKey = Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/at-rest-encryption', 32));
     this.#pepper = Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/client-secret-pepper', 32));
+    this.#macKey = Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/request-mac', 32));
   }
 
   /** Encrypts UTF-8 text; `context` is bound as associated data so a value cannot be moved to another row. */
@@ -38,6 +40,17 @@ export class MasterSecret {
     decipher.setAAD(Buffer.from(context, 'utf8'));
     decipher.setAuthTag(authTag);
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+  }
+
+  /** A keyed digest of `value` for `purpose` (CSRF tokens, opaque handles): unforgeable, stable. */
+  mac(purpose: string, value: string): string {
+    return createHmac('sha256', this.#macKey).update(`${purpose}\u0000${value}`, 'utf8').digest('base64url');
+  }
+
+  macMatches(purpose: string, value: string, presented: string): boolean {
+    const expected = Buffer.from(this.mac(purpose, value), 'utf8');
+    const actual = Buffer.from(presented, 'utf8');
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
   }
 
   /** Keyed hash for high-entropy client secrets; a database dump alone cannot be used to test guesses. */

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdapterFactory } from '../../src/adapter/index.js';
 import { OidcRecords } from '../../src/adapter/records.js';
 import { sweepOnce } from '../../src/adapter/sweeper.js';
+import { SessionStore } from '../../src/sessions/store.js';
 import { openDatabase, openEmbedded, type Database } from '../../src/db/index.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
@@ -29,7 +30,7 @@ describe.each(['postgres', 'embedded'] as const)('oidc-provider adapter on %s', 
     }
     await migrateToLatest(db);
     records = new OidcRecords(db.knex, GRACE_SECONDS);
-    adapterFor = createAdapterFactory({ records, clients: { find: async () => undefined } });
+    adapterFor = createAdapterFactory({ records, clients: { find: async () => undefined }, sessions: new SessionStore(db.knex, 5) });
   });
 
   afterAll(async () => {

@@ -19,6 +19,8 @@ describe('configuration', () => {
     expect(config.ttl.accessToken).toBe(900);
     expect(config.ttl.refreshToken).toBe(7 * 24 * 3600);
     expect(config.ttl.sessionMaxAge).toBe(12 * 3600);
+    expect(config.ttl.sessionIdle).toBe(1800);
+    expect(config.sessions.maxPerAccount).toBe(5);
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.ttl)).toBe(true);
   });
@@ -43,8 +45,19 @@ describe('configuration', () => {
     expect(problemsOf({ KEY_PUBLISH_DELAY: '10', JWKS_CACHE_MAX_AGE: '600' })[0]).toMatch(/KEY_PUBLISH_DELAY/);
   });
 
+  it('SESS-3 refuses to turn the idle timeout or the absolute lifetime off', () => {
+    expect(problemsOf({ SESSION_IDLE_TIMEOUT: '0' })[0]).toMatch(/SESSION_IDLE_TIMEOUT/);
+    expect(problemsOf({ SESSION_MAX_AGE: '0' }).some((p) => p.includes('SESSION_MAX_AGE'))).toBe(true);
+    expect(problemsOf({ SESSION_IDLE_TIMEOUT: '3600', SESSION_MAX_AGE: '60' })[0]).toMatch(/SESSION_MAX_AGE must be at least/);
+  });
+
+  it('requires proxy trust for an https issuer (Secure cookies depend on it)', () => {
+    expect(problemsOf({ ISSUER: 'https://id.example.com' })[0]).toMatch(/TRUST_PROXY/);
+    expect(problemsOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: 'true' })).toEqual([]);
+  });
+
   it('strips a trailing slash from the issuer and rejects a query', () => {
-    expect(loadConfig({ ISSUER: 'https://id.example.com/' }).issuer).toBe('https://id.example.com');
-    expect(problemsOf({ ISSUER: 'https://id.example.com/?x=1' })[0]).toMatch(/ISSUER/);
+    expect(loadConfig({ ISSUER: 'https://id.example.com/', TRUST_PROXY: 'true' }).issuer).toBe('https://id.example.com');
+    expect(problemsOf({ ISSUER: 'https://id.example.com/?x=1', TRUST_PROXY: 'true' })[0]).toMatch(/ISSUER/);
   });
 });

@@ -31,17 +31,38 @@ export class CookieJar {
     return this.#cookies.get(name)?.value;
   }
 
+  set(name: string, value: string, path = '/'): void {
+    this.#cookies.set(name, { value, path });
+  }
+
   names(): string[] {
     return [...this.#cookies.keys()];
   }
 }
 
+export interface HttpBrowserOptions {
+  /** Behind a TLS proxy: send requests for `publicOrigin` to `listener` with X-Forwarded-Proto. */
+  readonly proxy?: { readonly publicOrigin: string; readonly listener: string; readonly https?: boolean };
+  readonly userAgent?: string;
+}
+
 export class HttpBrowser {
   readonly jar = new CookieJar();
+  /** Every Set-Cookie header seen, in order. */
+  readonly setCookies: string[] = [];
+
+  constructor(private readonly options: HttpBrowserOptions = {}) {}
 
   async request(url: string | URL, init: { method?: string; form?: Record<string, string> } = {}): Promise<Response> {
     const target = new URL(url);
     const headers: Record<string, string> = { accept: 'text/html' };
+    if (this.options.userAgent) headers['user-agent'] = this.options.userAgent;
+    let wire = target;
+    const { proxy } = this.options;
+    if (proxy && target.origin === proxy.publicOrigin) {
+      wire = new URL(target.pathname + target.search, proxy.listener);
+      if (proxy.https !== false) headers['x-forwarded-proto'] = 'https';
+    }
     const cookie = this.jar.header(target);
     if (cookie) headers['cookie'] = cookie;
     let body: string | undefined;
@@ -49,7 +70,8 @@ export class HttpBrowser {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
     }
-    const response = await fetch(target, { method: init.method ?? (init.form ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    const response = await fetch(wire, { method: init.method ?? (init.form ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    this.setCookies.push(...response.headers.getSetCookie());
     this.jar.store(response);
     return response;
   }
@@ -71,15 +93,25 @@ export class HttpBrowser {
   /** From an authorization URL to the client's redirect URI: sign in, then allow. */
   async authorize(authorizationUrl: URL, issuer: string, credentials: { username: string; password: string }): Promise<URL> {
     let step = await this.follow(authorizationUrl, issuer);
-    for (let pages = 0; pages < 4 && step.page; pages += 1) {
+    for (let pages = 0; pages < 6 && step.page; pages += 1) {
       const html = await step.page.text();
       const uid = step.url.pathname.split('/')[2];
+      const autoForm = /<form[^>]*method="post"[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/i.exec(html);
+      if (!step.url.pathname.startsWith('/interaction/') && autoForm?.[1]) {
+        // An engine page that a browser with script would submit by itself ("Continue").
+        const fields = Object.fromEntries([...(autoForm[2] ?? '').matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+        step = await this.follow(new URL(autoForm[1].replace(/&amp;/g, '&'), step.url), issuer, { form: fields as Record<string, string> });
+        continue;
+      }
+      if (!step.url.pathname.startsWith('/interaction/')) {
+        throw new Error(`unexpected page at ${step.url}: ${step.page.status} ${html.replace(/<head>[\s\S]*<\/head>/, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 400)}`);
+      }
       if (html.includes('name="password"')) {
         step = await this.follow(`${issuer}/interaction/${uid}/login`, issuer, { form: credentials });
       } else if (html.includes('/confirm"')) {
         step = await this.follow(`${issuer}/interaction/${uid}/confirm`, issuer, { form: {} });
       } else {
-        throw new Error(`unexpected page at ${step.url}: ${step.page.status} ${html.slice(0, 300)}`);
+        throw new Error(`unexpected page at ${step.url}: ${step.page.status} ${html.replace(/<head>[\s\S]*<\/head>/, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 400)}`);
       }
     }
     if (step.page) throw new Error(`did not reach the client: stopped at ${step.url}`);

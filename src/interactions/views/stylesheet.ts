@@ -24,3 +24,17 @@ ul.scopes li { margin: 6px 0; }
 small, .muted { color: var(--muted); }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; }
 `;
+
+/** Account-area additions: a session table and inline header forms. */
+export const ACCOUNT_STYLES = `
+nav.inline { display: flex; gap: 16px; align-items: center; margin: 0; }
+nav.inline form { margin: 0; }
+table.sessions { width: 100%; border-collapse: collapse; margin: 16px 0; }
+table.sessions th, table.sessions td { text-align: left; padding: 10px 8px; border-bottom: 1px solid var(--border); vertical-align: middle; }
+table.sessions form { margin: 0; }
+.badge { display: inline-block; font-size: .8em; padding: 2px 8px; border-radius: 999px; background: var(--accent); color: #fff; margin-left: 6px; }
+.notice { border: 1px solid var(--accent); border-radius: 8px; padding: 10px 12px; }
+fieldset { border: 1px solid var(--border); border-radius: 8px; padding: 12px 16px; }
+label.choice { font-weight: 400; display: flex; gap: 8px; align-items: center; margin: 8px 0; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+`;

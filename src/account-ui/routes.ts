@@ -1,0 +1,172 @@
+/**
+ * The signed-in user's own pages (SESS-4, SESS-9, SESS-10). Enforces: every page needs a live
+ * provider session (and using it keeps it alive, as any request would); every state change is a
+ * POST carrying a per-session CSRF token (SameSite alone does not cover older browsers) from our
+ * own origin; sessions are addressed by an opaque handle, never their identifier; ending a
+ * session takes effect on that browser's next request and revokes its grants.
+ */
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { AccountStore } from '../accounts/store.js';
+import type { Config } from '../config/index.js';
+import { sendPage } from '../interactions/respond.js';
+import { errorPage } from '../interactions/views/pages.js';
+import type { MasterSecret } from '../security/master-secret.js';
+import type { SessionStore } from '../sessions/store.js';
+import { ValidationError } from '../validation.js';
+import { accountSignInUrl } from './account-client.js';
+import { describeDevice, maskIp } from './device.js';
+import { passwordChangedPage, passwordPage, sessionsPage } from './views.js';
+
+export interface AccountAreaDependencies {
+  readonly config: Config;
+  readonly provider: () => Provider;
+  readonly accounts: AccountStore;
+  readonly sessions: SessionStore;
+  readonly secret: MasterSecret;
+  readonly sessionTtl: (session: { loginTs?: number | undefined }) => number;
+  readonly logger: Logger;
+}
+
+interface SignedIn {
+  readonly accountId: string;
+  readonly uid: string;
+  readonly csrf: string;
+}
+
+const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
+const field = (ctx: Context, name: string): string => {
+  const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value : '';
+};
+
+export function accountRoutes(deps: AccountAreaDependencies): Router {
+  const router = new Router({ prefix: '/account' });
+  const issuerOrigin = new URL(deps.config.issuer).origin;
+  const handleOf = (uid: string) => deps.secret.mac('session-handle', uid).slice(0, 22);
+
+  async function signedIn(ctx: Context): Promise<SignedIn | undefined> {
+    const session = await deps.provider().Session.get(ctx as never);
+    if (!session.accountId) return undefined;
+    // Using the account area is activity: slide the idle timeout like any engine request does.
+    await session.save(deps.sessionTtl(session));
+    return { accountId: session.accountId, uid: session.uid, csrf: deps.secret.mac('csrf', session.uid) };
+  }
+
+  /** Every page needs a session; state changes also need our origin and the session's CSRF token. */
+  router.use(async (ctx, next) => {
+    if (ctx.path === '/account/callback') return next();
+    const user = await signedIn(ctx);
+    if (!user) {
+      if (ctx.method === 'GET') {
+        ctx.status = 303;
+        ctx.redirect(accountSignInUrl(deps.config.issuer));
+        return;
+      }
+      return ctx.throw(401, 'Your session has ended. Sign in again.');
+    }
+    ctx.state['user'] = user;
+    ctx.set('Cache-Control', 'no-store');
+    if (ctx.method === 'POST') {
+      const origin = ctx.get('origin');
+      if (origin && origin !== issuerOrigin) ctx.throw(403, 'This form was sent from another site.');
+      await form(ctx, async () => undefined);
+      if (!deps.secret.macMatches('csrf', user.uid, field(ctx, 'csrf'))) ctx.throw(403, 'This form has expired. Reload the page and try again.');
+    }
+    return next();
+  });
+
+  const userOf = (ctx: Context) => ctx.state['user'] as SignedIn;
+
+  router.get('/callback', (ctx) => {
+    if (ctx.query['error']) {
+      sendPage(ctx, errorPage({ title: 'Sign-in did not complete', message: 'You were not signed in to your account.' }), { status: 400 });
+      return;
+    }
+    ctx.status = 303;
+    ctx.redirect('/account');
+  });
+
+  router.get('/', async (ctx) => {
+    const user = userOf(ctx);
+    const account = await deps.accounts.findById(user.accountId);
+    const sessions = await deps.sessions.listForAccount(user.accountId);
+    const notices: Record<string, string> = { ended: 'That session is signed out.', others: 'All your other sessions are signed out.' };
+    sendPage(
+      ctx,
+      sessionsPage({
+        username: account?.username ?? '',
+        csrf: user.csrf,
+        notice: notices[String(ctx.query['done'] ?? '')],
+        sessions: sessions.map((session) => ({
+          handle: handleOf(session.uid),
+          device: describeDevice(session.userAgent),
+          network: maskIp(session.ip),
+          startedAt: session.startedAt,
+          lastSeenAt: session.lastSeenAt,
+          current: session.uid === user.uid,
+        })),
+      }),
+    );
+  });
+
+  router.post('/sessions/end-others', async (ctx) => {
+    const user = userOf(ctx);
+    if (field(ctx, 'choice') !== 'end') {
+      ctx.status = 303;
+      ctx.redirect('/account');
+      return;
+    }
+    const ended = await deps.sessions.endOthers(user.accountId, user.uid);
+    deps.logger.info({ event: 'sessions_ended', accountId: user.accountId, count: ended }, 'other sessions ended by the user');
+    ctx.status = 303;
+    ctx.redirect('/account?done=others');
+  });
+
+  router.post('/sessions/:handle/end', async (ctx) => {
+    const user = userOf(ctx);
+    const target = (await deps.sessions.listForAccount(user.accountId)).find((session) => handleOf(session.uid) === ctx.params['handle']);
+    if (!target) return ctx.throw(404, 'That session has already ended.');
+    await deps.sessions.end(user.accountId, target.uid);
+    deps.logger.info({ event: 'session_ended', accountId: user.accountId }, 'session ended by the user');
+    ctx.status = 303;
+    ctx.redirect('/account?done=ended');
+  });
+
+  router.post('/sign-out', async (ctx) => {
+    const user = userOf(ctx);
+    await deps.sessions.end(user.accountId, user.uid);
+    const provider = deps.provider();
+    const name = provider.cookieName('session');
+    for (const cookie of [name, `${name}.sig`]) {
+      ctx.cookies.set(cookie, null, { path: '/', httpOnly: true, sameSite: 'lax', secure: ctx.secure });
+    }
+    ctx.status = 303;
+    ctx.redirect('/account');
+  });
+
+  router.get('/password', (ctx) => {
+    sendPage(ctx, passwordPage({ csrf: userOf(ctx).csrf }));
+  });
+
+  router.post('/password', async (ctx) => {
+    const user = userOf(ctx);
+    const next = field(ctx, 'new_password');
+    try {
+      if (next !== field(ctx, 'confirm_password')) throw new ValidationError(['The new passwords do not match.']);
+      await deps.accounts.changePassword(user.accountId, field(ctx, 'current_password'), next);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      sendPage(ctx, passwordPage({ csrf: user.csrf, errors: error.problems }), { status: 400 });
+      return;
+    }
+    deps.logger.info({ event: 'password_changed', accountId: user.accountId }, 'password changed by the user');
+    const others = (await deps.sessions.listForAccount(user.accountId)).filter((session) => session.uid !== user.uid).length;
+    sendPage(ctx, passwordChangedPage({ csrf: user.csrf, otherSessions: others }));
+  });
+
+  return router;
+}
