@@ -18,7 +18,7 @@ function accountLayout(title: string, csrf: string, body: SafeHtml): SafeHtml {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${title} · Gatehouse</title>
 <link rel="stylesheet" href="/assets/gatehouse.css">
 </head>

@@ -43,7 +43,8 @@ export function errorBoundary(logger: Logger): Middleware {
         ctx.body = { error: clientError ? 'invalid_request' : 'server_error', error_description: message };
         return;
       }
-      sendPage(ctx, errorPage({ title: clientError ? 'This request cannot be completed' : 'Something went wrong', message }), { status });
+      const signedIn = ctx.path.startsWith('/account') && status !== 401;
+      sendPage(ctx, errorPage({ title: clientError ? 'This request cannot be completed' : 'Something went wrong', message, signedIn }), { status });
     }
   };
 }

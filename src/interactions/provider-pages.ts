@@ -34,6 +34,12 @@ export const providerPages: ProviderPages = {
       ? 'Something went wrong on our side. Please try again in a moment.'
       : (FRIENDLY[out.error] ?? (typeof description === 'string' && description ? description : 'The request could not be completed.'));
     void error;
-    sendPage(ctx, errorPage({ title: serverSide ? 'Something went wrong' : 'This request cannot be completed', message, code: out.error }), { status });
+    let signedIn = false;
+    try {
+      signedIn = Boolean(ctx.oidc?.session?.accountId);
+    } catch {
+      // the error happened before the session was loaded
+    }
+    sendPage(ctx, errorPage({ title: serverSide ? 'Something went wrong' : 'This request cannot be completed', message, code: out.error, signedIn }), { status });
   },
 };

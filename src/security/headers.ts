@@ -25,7 +25,7 @@ export function securityHeaders(): Middleware {
   const headers = helmet({
     contentSecurityPolicy: { useDefaults: false, directives: BASE_DIRECTIVES },
     strictTransportSecurity: false,
-    referrerPolicy: { policy: 'no-referrer' },
+    referrerPolicy: { policy: 'same-origin' },
     crossOriginEmbedderPolicy: false,
     frameguard: { action: 'deny' },
   }) as unknown as Middleware;

@@ -175,7 +175,7 @@ describe('NET-3 security headers on engine responses', () => {
     for (const route of ['/.well-known/openid-configuration', '/jwks']) {
       const response = await fetch(`${server.issuer}${route}`);
       expect(response.headers.get('x-content-type-options')).toBe('nosniff');
-      expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(response.headers.get('referrer-policy')).toBe('same-origin');
       expect(response.headers.get('x-frame-options')).toBe('DENY');
       expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
       expect(response.headers.get('x-powered-by')).toBeNull();

@@ -264,6 +264,14 @@ describe('SESS-8 concurrent sessions per account', () => {
     expect((await refresh(h, third.tokens.refresh_token ?? '')).status).toBe(200);
   });
 
+  it('SESS-9 ending a session from the account area revokes its refresh tokens', async () => {
+    const h = await harness();
+    const { tokens } = await signIn(h);
+    const [session] = await h.server.gatehouse.services.sessions.listForAccount(h.user.account.id);
+    expect(await h.server.gatehouse.services.sessions.end(h.user.account.id, session?.uid ?? '')).toBe(true);
+    expect((await refresh(h, tokens.refresh_token ?? '')).status).toBe(400);
+  });
+
   it('counts logins that land at the same moment, on two replicas, once', async () => {
     const h = await harness({ MAX_SESSIONS_PER_ACCOUNT: '2' });
     const replica = await startTestServer(h.storage, { MAX_SESSIONS_PER_ACCOUNT: '2', ISSUER: h.server.issuer });

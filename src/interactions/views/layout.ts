@@ -13,7 +13,7 @@ export function layout(options: LayoutOptions, body: SafeHtml): SafeHtml {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${options.title} · Gatehouse</title>
 <link rel="stylesheet" href="/assets/gatehouse.css">
 </head>

@@ -78,11 +78,13 @@ export interface ErrorView {
   readonly title: string;
   readonly message: string;
   readonly code?: string;
+  /** SESS-4: a signed-in user sees the sign-out control on error pages too. */
+  readonly signedIn?: boolean;
 }
 
 export function errorPage(view: ErrorView): SafeHtml {
   return layout(
-    { title: view.title },
+    { title: view.title, signedIn: view.signedIn ?? false },
     html`<h1>${view.title}</h1>
 <p class="lead">${view.message}</p>
 ${view.code ? html`<p class="muted">Error code: <code>${view.code}</code></p>` : ''}`,

@@ -15,7 +15,7 @@ label { display: block; font-weight: 600; margin: 16px 0 4px; }
 input[type=text], input[type=password], input[type=email] { width: 100%; padding: 10px 12px; font: inherit; border: 1px solid var(--border); border-radius: 8px; background: transparent; color: inherit; }
 input:focus, button:focus, a:focus { outline: 3px solid var(--accent); outline-offset: 2px; }
 .actions { display: flex; gap: 12px; margin-top: 24px; }
-button, .button { appearance: none; border: 1px solid var(--accent); background: var(--accent); color: #fff; padding: 10px 18px; font: inherit; font-weight: 600; border-radius: 8px; cursor: pointer; text-decoration: none; display: inline-block; }
+button, .button { white-space: nowrap; appearance: none; border: 1px solid var(--accent); background: var(--accent); color: #fff; padding: 10px 18px; font: inherit; font-weight: 600; border-radius: 8px; cursor: pointer; text-decoration: none; display: inline-block; }
 button.secondary, .button.secondary { background: transparent; color: var(--accent); }
 button.link { background: none; border: none; color: var(--accent); padding: 0; font-weight: 500; text-decoration: underline; }
 .error { border: 1px solid var(--danger); color: var(--danger); border-radius: 8px; padding: 10px 12px; margin: 16px 0; }
