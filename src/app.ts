@@ -1,9 +1,11 @@
 /**
  * The HTTP application, in the order a request meets it: logging → errors → security headers
+ * → CORS → token-request body → rate limits
  * → Gatehouse's own routes → the OpenID provider. The provider runs as its own Koa application
  * on the raw request (not mounted into this one), so its cookies are signed with its own keys
  * and it can be swapped for a rebuilt instance between requests.
  */
+import type { IncomingMessage } from 'node:http';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { AccountStore } from './accounts/store.js';
@@ -22,6 +24,11 @@ import { requestLogging } from './observability/logger.js';
 import type { LiveProvider } from './provider/live.js';
 import { rejectNulInUrl } from './security/input.js';
 import { securityHeaders } from './security/headers.js';
+import { corsPolicy } from './security/cors.js';
+import { LoginThrottle } from './security/login-throttle.js';
+import { edgeRateLimits, type RateLimits } from './security/rate-limits.js';
+import { tokenRequests } from './security/token-requests.js';
+import type { ClientStore } from './clients/store.js';
 
 export interface AppDependencies {
   readonly config: Config;
@@ -32,6 +39,8 @@ export interface AppDependencies {
   readonly resourceServers: ResourceServerStore;
   readonly sessions: SessionStore;
   readonly secret: MasterSecret;
+  readonly clients: ClientStore;
+  readonly rateLimits: RateLimits;
 }
 
 export function createApp(deps: AppDependencies): Koa {
@@ -40,7 +49,13 @@ export function createApp(deps: AppDependencies): Koa {
   const routes = [
     healthRoutes(deps.db, () => true),
     assetRoutes(),
-    interactionRoutes({ provider, accounts: deps.accounts, resourceServers: deps.resourceServers, logger: deps.logger }),
+    interactionRoutes({
+      provider,
+      accounts: deps.accounts,
+      resourceServers: deps.resourceServers,
+      logger: deps.logger,
+      throttle: new LoginThrottle(deps.rateLimits, deps.config.rateLimits.login),
+    }),
     accountRoutes({
       config: deps.config,
       provider,
@@ -57,13 +72,24 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(rejectNulInUrl());
   app.use(errorBoundary(deps.logger));
   app.use(securityHeaders());
+  app.use(corsPolicy(() => deps.clients.webOrigins()));
+  app.use(tokenRequests());
+  app.use(
+    edgeRateLimits({
+      limits: deps.rateLimits,
+      ipPerMinute: deps.config.rateLimits.ipPerMinute,
+      clientPerMinute: deps.config.rateLimits.clientPerMinute,
+      logger: deps.logger,
+    }),
+  );
   for (const router of routes) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
   app.use(async (ctx) => {
     ctx.respond = false;
-    await deps.live.handle(ctx.req, ctx.res);
+    // A body the edge already read is replayed to the engine (rewritten when a JWT was swapped).
+    await deps.live.handle((ctx.state['engineRequest'] as IncomingMessage | undefined) ?? ctx.req, ctx.res);
   });
   // Errors are answered by the boundary above; this only keeps Koa from printing them twice.
   app.silent = true;

@@ -40,6 +40,8 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
       resourceServers: services.resourceServers,
       sessions: services.sessions,
       secret: services.secret,
+      clients: services.clients,
+      rateLimits: services.rateLimits,
     });
     const server = http.createServer(app.callback());
     server.keepAliveTimeout = 65_000;

@@ -18,6 +18,8 @@ import { SessionStore } from './sessions/store.js';
 import { providerPages } from './interactions/provider-pages.js';
 import { LiveProvider } from './provider/live.js';
 import { MasterSecret } from './security/master-secret.js';
+import { RateLimits } from './security/rate-limits.js';
+import { StructuredTokens } from './provider/structured-tokens.js';
 
 export interface Services {
   readonly config: Config;
@@ -30,6 +32,7 @@ export interface Services {
   readonly resourceServers: ResourceServerStore;
   readonly accounts: AccountStore;
   readonly sessions: SessionStore;
+  readonly rateLimits: RateLimits;
   close(): Promise<void>;
 }
 
@@ -60,6 +63,7 @@ export async function openServices(config: Config, options: OpenOptions): Promis
         ? new NotifyOnlyChangeFeed(db.knex)
         : await openChangeFeed(db, () => undefined);
     const masterSecret = new MasterSecret(secret);
+    const rateLimits = RateLimits.create(config, db, options.logger);
     return {
       config,
       db,
@@ -71,7 +75,9 @@ export async function openServices(config: Config, options: OpenOptions): Promis
       resourceServers: new ResourceServerStore(db.knex, feed),
       accounts: new AccountStore(db.knex),
       sessions: new SessionStore(db.knex, config.sessions.maxPerAccount),
+      rateLimits,
       async close() {
+        await rateLimits.close();
         await feed.close();
         await db.close();
       },
@@ -86,9 +92,13 @@ export async function openServices(config: Config, options: OpenOptions): Promis
 export async function buildLiveProvider(services: Services, logger: Logger): Promise<LiveProvider> {
   const created = await services.keys.ensureInitialKeys();
   if (created.length) logger.info({ kids: created }, 'signing and cookie keys created');
-  return LiveProvider.create({
+  // The adapter verifies our own JWTs with the keys of whichever provider instance is current.
+  let live: LiveProvider | undefined;
+  const structuredTokens = new StructuredTokens(services.config.issuer, () => live?.publicJwks ?? [], services.records);
+  live = await LiveProvider.create({
     config: services.config,
-    adapter: createAdapterFactory({ records: services.records, clients: services.clients, sessions: services.sessions }),
+    structuredTokens,
+    adapter: createAdapterFactory({ records: services.records, clients: services.clients, sessions: services.sessions, structuredTokens }),
     accounts: services.accounts,
     resourceServers: services.resourceServers,
     pages: providerPages,
@@ -97,4 +107,5 @@ export async function buildLiveProvider(services: Services, logger: Logger): Pro
     feed: services.feed,
     logger,
   });
+  return live;
 }

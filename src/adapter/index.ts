@@ -8,6 +8,9 @@ import Provider, { errors, type Adapter, type AdapterFactory, type AdapterPayloa
 import type { SessionMetadata } from '../sessions/store.js';
 import { REDEEMABLE_MODELS, hasNul, payloadHasNul, type OidcRecords } from './records.js';
 
+// Handles the edge substitutes for JWT access tokens at introspection and revocation.
+const HANDLE_PREFIX = 'jwt~';
+
 export interface ClientSource {
   find(clientId: string): Promise<AdapterPayload | undefined>;
 }
@@ -16,11 +19,19 @@ export interface SessionSink {
   save(id: string, payload: Record<string, unknown>, expiresIn: number | undefined, metadata: SessionMetadata): Promise<unknown>;
 }
 
+export interface StructuredTokenSource {
+  find(model: string, handle: string): Promise<Record<string, unknown> | undefined>;
+  destroy(jti: string): Promise<boolean>;
+}
+
 export interface AdapterDependencies {
   readonly records: OidcRecords;
   readonly clients: ClientSource;
   readonly sessions: SessionSink;
+  readonly structuredTokens?: StructuredTokenSource;
 }
+
+const STRUCTURED_MODELS = new Set(['AccessToken', 'ClientCredentials']);
 
 /** The request being served, if any: oidc-provider keeps it in async local storage. */
 function currentRequestMetadata(): SessionMetadata {
@@ -56,6 +67,7 @@ class RecordAdapter implements Adapter {
     private readonly model: string,
     private readonly records: OidcRecords,
     private readonly sessions: SessionSink,
+    private readonly structured: StructuredTokenSource | undefined,
   ) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
@@ -79,6 +91,9 @@ class RecordAdapter implements Adapter {
   // A session past its expiry is gone at once: its expiry is the idle timeout, which must not
   // stretch by the engine's clock tolerance or the grace period other records get.
   find(id: string) {
+    if (this.structured && STRUCTURED_MODELS.has(this.model) && id.startsWith(HANDLE_PREFIX)) {
+      return this.structured.find(this.model, id) as Promise<AdapterPayload | undefined>;
+    }
     if (this.model === 'Session') return this.records.findLive(this.model, 'id', id) as Promise<AdapterPayload | undefined>;
     return this.records.find(this.model, id) as Promise<AdapterPayload | undefined>;
   }
@@ -89,8 +104,9 @@ class RecordAdapter implements Adapter {
   findByUserCode(userCode: string) {
     return this.records.findByUserCode(this.model, userCode) as Promise<AdapterPayload | undefined>;
   }
-  destroy(id: string) {
-    return this.records.destroy(this.model, id);
+  async destroy(id: string) {
+    if (this.structured && STRUCTURED_MODELS.has(this.model) && (await this.structured.destroy(id))) return;
+    await this.records.destroy(this.model, id);
   }
   revokeByGrantId(grantId: string) {
     return this.records.revokeByGrantId(this.model, grantId);
@@ -107,14 +123,14 @@ class RecordAdapter implements Adapter {
   }
 }
 
-export function createAdapterFactory({ records, clients, sessions }: AdapterDependencies): AdapterFactory {
+export function createAdapterFactory({ records, clients, sessions, structuredTokens }: AdapterDependencies): AdapterFactory {
   const clientAdapter = new ClientAdapter(clients);
   const byModel = new Map<string, Adapter>();
   return (model: string) => {
     if (model === 'Client') return clientAdapter;
     let adapter = byModel.get(model);
     if (!adapter) {
-      adapter = new RecordAdapter(model, records, sessions);
+      adapter = new RecordAdapter(model, records, sessions, structuredTokens);
       byModel.set(model, adapter);
     }
     return adapter;

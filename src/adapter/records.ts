@@ -15,6 +15,8 @@ export const GRANT_BOUND_MODELS = new Set([
   'DeviceCode',
   'BackchannelAuthenticationRequest',
   'PreAuthorizedCode',
+  // JWT access tokens are not stored; this record ties one to its grant (src/provider/structured-tokens.ts).
+  'IssuedJwtAccessToken',
 ]);
 
 /** Models whose `consume` redeems something at the token endpoint: a second redemption is reuse. */

@@ -9,6 +9,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import type { ChangeFeed } from '../db/change-feed.js';
 import type { MasterSecret } from '../security/master-secret.js';
 import { requiresSecret, type ClientMetadata } from './schema.js';
+import { webOriginsOf } from '../security/cors.js';
 
 interface ClientRow {
   client_id: string;
@@ -46,6 +47,7 @@ export class ClientStore {
   readonly #cache = new Map<string, { payload: AdapterPayload | undefined; at: number }>();
   // Bumped on every invalidation: a load that started before one must not re-cache old data.
   #generation = 0;
+  #webOrigins: Promise<ReadonlySet<string>> | undefined;
 
   constructor(
     private readonly knex: Knex,
@@ -55,6 +57,7 @@ export class ClientStore {
     feed.subscribe((topic, key) => {
       if (topic !== '*' && topic !== 'clients') return;
       this.#generation += 1;
+      this.#webOrigins = undefined;
       if (topic === '*' || !key) this.#cache.clear();
       else this.#cache.delete(key);
     });
@@ -77,6 +80,20 @@ export class ClientStore {
       if (this.#cache.size > CACHE_MAX_ENTRIES) this.#cache.delete(this.#cache.keys().next().value as string);
     }
     return payload;
+  }
+
+  /** Every web origin any client registered (NET-4), held in memory until clients change. */
+  webOrigins(): Promise<ReadonlySet<string>> {
+    if (!this.#webOrigins) {
+      const loading = this.knex('clients')
+        .select(this.knex.raw("metadata->'redirect_uris' AS redirect_uris"))
+        .then((rows: { redirect_uris: string[] | null }[]) => new Set(rows.flatMap((row) => webOriginsOf(row.redirect_uris ?? []))));
+      loading.catch(() => {
+        if (this.#webOrigins === loading) this.#webOrigins = undefined;
+      });
+      this.#webOrigins = loading;
+    }
+    return this.#webOrigins;
   }
 
   verifySecret(presented: string, storedHash: string): boolean {

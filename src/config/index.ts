@@ -32,6 +32,18 @@ export interface Config {
     readonly publishDelay: number;
     readonly refreshInterval: number;
   };
+  readonly rateLimits: {
+    /** Shared counters: Redis when set, else PostgreSQL, else (embedded) this process. */
+    readonly redisUrl: string | undefined;
+    readonly ipPerMinute: number;
+    readonly clientPerMinute: number;
+    readonly login: {
+      readonly freeFailuresPerAccountAndIp: number;
+      readonly freeFailuresPerAccount: number;
+      readonly freeFailuresPerIp: number;
+      readonly maxDelaySeconds: number;
+    };
+  };
   readonly storage: {
     readonly expiredRecordGrace: number;
     readonly sweepInterval: number;
@@ -93,6 +105,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       jwksCacheMaxAge: e.JWKS_CACHE_MAX_AGE,
       publishDelay: e.KEY_PUBLISH_DELAY,
       refreshInterval: e.KEY_REFRESH_INTERVAL,
+    },
+    rateLimits: {
+      redisUrl: e.REDIS_URL,
+      ipPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
+      clientPerMinute: e.RATE_LIMIT_CLIENT_PER_MINUTE,
+      login: {
+        freeFailuresPerAccountAndIp: e.LOGIN_FREE_FAILURES_PER_ACCOUNT_IP,
+        freeFailuresPerAccount: e.LOGIN_FREE_FAILURES_PER_ACCOUNT,
+        freeFailuresPerIp: e.LOGIN_FREE_FAILURES_PER_IP,
+        maxDelaySeconds: e.LOGIN_MAX_DELAY,
+      },
     },
     storage: {
       expiredRecordGrace: e.EXPIRED_RECORD_GRACE,

@@ -76,6 +76,13 @@ export const environmentSchema = z
     JWKS_CACHE_MAX_AGE: seconds('JWKS_CACHE_MAX_AGE', 600, 0, 24 * 3600),
     KEY_PUBLISH_DELAY: seconds('KEY_PUBLISH_DELAY', 3600, 0, 30 * 24 * 3600),
     KEY_REFRESH_INTERVAL: seconds('KEY_REFRESH_INTERVAL', 30, 1, 3600),
+    REDIS_URL: optionalText.pipe(z.string().regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL').optional()),
+    RATE_LIMIT_IP_PER_MINUTE: z.coerce.number().int().min(1).max(10_000_000).default(1200),
+    RATE_LIMIT_CLIENT_PER_MINUTE: z.coerce.number().int().min(1).max(10_000_000).default(6000),
+    LOGIN_FREE_FAILURES_PER_ACCOUNT_IP: z.coerce.number().int().min(1).max(1000).default(5),
+    LOGIN_FREE_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(10_000).default(20),
+    LOGIN_FREE_FAILURES_PER_IP: z.coerce.number().int().min(1).max(100_000).default(100),
+    LOGIN_MAX_DELAY: seconds('LOGIN_MAX_DELAY', 15 * 60, 1, 24 * 3600),
     EXPIRED_RECORD_GRACE: seconds('EXPIRED_RECORD_GRACE', 24 * 3600, 0, 30 * 24 * 3600),
     SWEEP_INTERVAL: seconds('SWEEP_INTERVAL', 60, 1, 24 * 3600),
   })

@@ -10,6 +10,7 @@ import type { Knex } from 'knex';
 import type { Database } from './index.js';
 
 export const CHANGE_CHANNEL = 'gatehouse_changes';
+const LISTEN_STATEMENT = 'LISTEN gatehouse_changes';
 
 export type ChangeTopic = 'clients' | 'resource_servers' | 'keys' | 'accounts';
 export type ChangeListener = (topic: ChangeTopic | '*', key: string) => void;
@@ -86,7 +87,7 @@ class PostgresChangeFeed extends NotifyOnlyChangeFeed {
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+      await client.query(LISTEN_STATEMENT);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;

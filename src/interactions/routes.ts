@@ -16,6 +16,7 @@ import type { AccountStore } from '../accounts/store.js';
 import type { ResourceServerStore } from '../apis/store.js';
 import { ACCOUNT_CLIENT_ID } from '../account-ui/account-client.js';
 import { describePermissions } from './permissions.js';
+import type { LoginThrottle } from '../security/login-throttle.js';
 import { sendPage } from './respond.js';
 import { consentPage, errorPage, loginPage } from './views/pages.js';
 
@@ -24,6 +25,7 @@ export interface InteractionDependencies {
   readonly accounts: AccountStore;
   readonly resourceServers: ResourceServerStore;
   readonly logger: Logger;
+  readonly throttle: LoginThrottle;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -130,22 +132,30 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     if (details.prompt.name !== 'login') ctx.throw(400, 'this sign-in step is already complete');
     const client = await clientOf(provider, details);
     const parsed = loginForm.safeParse(ctx.request.body);
-    const account = parsed.success ? await deps.accounts.authenticate(parsed.data.username, parsed.data.password) : undefined;
-    if (!account) {
-      deps.logger.warn({ event: 'login_failed', clientId: client.clientId, ip: ctx.ip }, 'login failed');
-      const typed = (ctx.request.body as Record<string, unknown> | undefined)?.['username'];
-      sendPage(
-        ctx,
-        loginPage({
-          uid: details.uid,
-          clientName: client.clientName ?? client.clientId,
-          username: typeof typed === 'string' ? typed.slice(0, 64) : '',
-          error: 'The username or password is incorrect.',
-        }),
-        { status: 401, formTargets: client.redirectUris ?? [] },
-      );
+    const typed = (ctx.request.body as Record<string, unknown> | undefined)?.['username'];
+    const username = typeof typed === 'string' ? typed.trim().slice(0, 64) : '';
+    const retry = (status: number, error: string) =>
+      sendPage(ctx, loginPage({ uid: details.uid, clientName: client.clientName ?? client.clientId, username, error }), {
+        status,
+        formTargets: client.redirectUris ?? [],
+      });
+
+    // API-2: a throttled name or address is not even checked (so guessing gains nothing).
+    const wait = await deps.throttle.secondsToWait(username, ctx.ip);
+    if (wait > 0) {
+      deps.logger.warn({ event: 'login_throttled', username, clientId: client.clientId, ip: ctx.ip, wait }, 'login throttled');
+      ctx.set('Retry-After', String(wait));
+      retry(429, `Too many failed sign-in attempts. Try again in ${wait} seconds.`);
       return;
     }
+    const account = parsed.success ? await deps.accounts.authenticate(parsed.data.username, parsed.data.password) : undefined;
+    if (!account) {
+      await deps.throttle.failed(username, ctx.ip);
+      deps.logger.warn({ event: 'login_failed', username, clientId: client.clientId, ip: ctx.ip }, 'login failed');
+      retry(401, 'The username or password is incorrect.');
+      return;
+    }
+    await deps.throttle.succeeded(username, ctx.ip);
     deps.logger.info({ event: 'login_succeeded', accountId: account.id, clientId: client.clientId }, 'login succeeded');
     const url = await provider.interactionResult(ctx.req, ctx.res, { login: { accountId: account.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
     redirectTo(ctx, url);

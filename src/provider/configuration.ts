@@ -12,6 +12,8 @@ import type { Keyring } from '../keys/store.js';
 import { assertRegisteredScopes, pkceRequired, resourceServerInfo } from './policies.js';
 import { cookieSettings, sessionTtl } from './cookies.js';
 import { accountClientMetadata } from '../account-ui/account-client.js';
+import { webOriginsOf } from '../security/cors.js';
+import type { StructuredTokens } from './structured-tokens.js';
 import type { ProviderPages } from './pages.js';
 import type { AdapterFactory } from 'oidc-provider';
 
@@ -26,6 +28,7 @@ export interface ProviderDependencies {
   readonly accounts: AccountStore;
   readonly resourceServers: ResourceServerStore;
   readonly pages: ProviderPages;
+  readonly structuredTokens: Pick<StructuredTokens, 'recordIssued'>;
 }
 
 export const CLAIMS_BY_SCOPE = {
@@ -99,8 +102,16 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     extraTokenClaims: async (ctx, token) => {
       assertRegisteredScopes(ctx, token as never);
+      // A user's JWT access token is not stored; record which grant it belongs to, so revoking
+      // the grant can be seen at introspection (service tokens have no grant).
+      const minted = token as unknown as { kind: string; jti: string; grantId?: string; expiration?: number; resourceServer?: { accessTokenFormat?: string } };
+      if (minted.kind === 'AccessToken' && minted.grantId && minted.resourceServer?.accessTokenFormat === 'jwt') {
+        await deps.structuredTokens.recordIssued(minted.jti, minted.grantId, minted.expiration ?? config.ttl.accessToken);
+      }
       return undefined;
     },
+    // NET-4: the engine's own check, per client, that the calling origin is one of its web origins.
+    clientBasedCORS: (_ctx, origin, client) => webOriginsOf(client.redirectUris).includes(origin),
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,

@@ -5,7 +5,9 @@
  * instance can take over between two requests without anyone noticing.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JWK } from 'jose';
 import Provider from 'oidc-provider';
+import { publicMembers } from '../keys/generate.js';
 import type { Logger } from 'pino';
 import type { ChangeFeed } from '../db/change-feed.js';
 import type { KeyPurpose } from '../keys/lifecycle.js';
@@ -40,6 +42,7 @@ export class LiveProvider {
   #current: Provider;
   #handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   #fingerprint: string;
+  #publicJwks: JWK[];
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #refreshing: Promise<void> | undefined;
@@ -52,6 +55,12 @@ export class LiveProvider {
     this.#current = this.build(state);
     this.#handler = this.#current.callback() as never;
     this.#fingerprint = stateFingerprint(state);
+    this.#publicJwks = state.keyring.jwks.map(publicMembers);
+  }
+
+  /** Public members of every key the current instance publishes (for verifying our own JWTs). */
+  get publicJwks(): readonly JWK[] {
+    return this.#publicJwks;
   }
 
   static async create(deps: LiveProviderDependencies): Promise<LiveProvider> {
@@ -127,6 +136,7 @@ export class LiveProvider {
     this.#handler = next.callback() as never;
     this.#current = next;
     this.#fingerprint = fingerprint;
+    this.#publicJwks = state.keyring.jwks.map(publicMembers);
     this.deps.logger.info({ keys: state.keyring.fingerprint }, 'provider rebuilt with new keys or APIs');
   }
 

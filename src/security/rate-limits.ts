@@ -1,0 +1,147 @@
+/**
+ * Rate limits (API-1) on counters every replica shares: Redis when REDIS_URL is set, else the
+ * PostgreSQL every replica already uses, else (embedded, one process) memory. A store outage
+ * falls back to per-process limits rather than failing requests.
+ */
+import { Redis } from 'ioredis';
+import type { Knex } from 'knex';
+import type { Context, Middleware } from 'koa';
+import type { Logger } from 'pino';
+import {
+  RateLimiterMemory,
+  RateLimiterPostgres,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
+import type { Config } from '../config/index.js';
+import type { DatabaseKind } from '../db/index.js';
+import { sendPage } from '../interactions/respond.js';
+import { errorPage } from '../interactions/views/pages.js';
+
+export interface Policy {
+  readonly name: string;
+  readonly limit: number;
+  readonly windowSeconds: number;
+}
+
+export class RateLimits {
+  readonly #redis: Redis | undefined;
+
+  private constructor(
+    private readonly store: 'redis' | 'postgres' | 'memory',
+    private readonly knex: Knex | undefined,
+    redis: Redis | undefined,
+  ) {
+    this.#redis = redis;
+  }
+
+  static create(config: Config, db: { knex: Knex; kind: DatabaseKind }, logger: Logger): RateLimits {
+    if (config.rateLimits.redisUrl) {
+      const redis = new Redis(config.rateLimits.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+      redis.on('error', (error) => logger.warn({ err: error }, 'rate-limit store (Redis) unavailable; limiting per process'));
+      return new RateLimits('redis', undefined, redis);
+    }
+    return db.kind === 'postgres' ? new RateLimits('postgres', db.knex, undefined) : new RateLimits('memory', undefined, undefined);
+  }
+
+  get storeName(): string {
+    return this.store;
+  }
+
+  /** A limiter of `points` per `durationSeconds`, keys prefixed with `name`. */
+  limiter(name: string, points: number, durationSeconds: number): RateLimiterAbstract {
+    const options = { keyPrefix: `gh:${name}`, points, duration: durationSeconds };
+    const local = new RateLimiterMemory(options);
+    if (this.store === 'redis') return new RateLimiterRedis({ ...options, storeClient: this.#redis, insuranceLimiter: local });
+    if (this.store === 'postgres') {
+      return new RateLimiterPostgres({
+        ...options,
+        storeClient: this.knex,
+        storeType: 'knex',
+        tableName: 'gatehouse_rate_limits',
+        tableCreated: true,
+        insuranceLimiter: local,
+      });
+    }
+    return local;
+  }
+
+  async close(): Promise<void> {
+    await this.#redis?.quit().catch(() => undefined);
+  }
+}
+
+export function isLimited(error: unknown): error is RateLimiterRes {
+  return error instanceof RateLimiterRes;
+}
+
+export function secondsUntil(res: RateLimiterRes): number {
+  return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+}
+
+/** IETF RateLimit / RateLimit-Policy headers (draft-ietf-httpapi-ratelimit-headers). */
+export function setRateLimitHeaders(ctx: Pick<Context, 'set'>, policy: Policy, res: RateLimiterRes): void {
+  ctx.set('RateLimit-Policy', `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`);
+  ctx.set('RateLimit', `"${policy.name}";r=${Math.max(0, res.remainingPoints)};t=${secondsUntil(res)}`);
+}
+
+const PAGE_PATHS = /^\/(interaction|account|auth|session)(\/|$)/;
+
+/** 429 with Retry-After: an OAuth-style JSON error for API endpoints, a page for people. */
+export function tooManyRequests(ctx: Context, policy: Policy, res: RateLimiterRes, message = 'Too many requests.'): void {
+  const retryAfter = secondsUntil(res);
+  setRateLimitHeaders(ctx, policy, res);
+  ctx.set('Retry-After', String(retryAfter));
+  ctx.set('Cache-Control', 'no-store');
+  if (PAGE_PATHS.test(ctx.path) && ctx.method === 'GET') {
+    sendPage(ctx, errorPage({ title: 'Slow down', message: `${message} Try again in ${retryAfter} seconds.` }), { status: 429 });
+    return;
+  }
+  ctx.status = 429;
+  ctx.body = { error: 'too_many_requests', error_description: `${message} Retry in ${retryAfter} seconds.` };
+}
+
+export interface EdgeLimitOptions {
+  readonly limits: RateLimits;
+  readonly ipPerMinute: number;
+  readonly clientPerMinute: number;
+  readonly logger: Logger;
+}
+
+const UNLIMITED_PATHS = new Set(['/healthz', '/readyz']);
+
+/** Per IP on every endpoint; per client on the token, introspection and revocation endpoints. */
+export function edgeRateLimits(options: EdgeLimitOptions): Middleware {
+  const ipPolicy: Policy = { name: 'ip', limit: options.ipPerMinute, windowSeconds: 60 };
+  const clientPolicy: Policy = { name: 'client', limit: options.clientPerMinute, windowSeconds: 60 };
+  const byIp = options.limits.limiter('ip', ipPolicy.limit, 60);
+  const byClient = options.limits.limiter('client', clientPolicy.limit, 60);
+
+  return async (ctx, next) => {
+    if (UNLIMITED_PATHS.has(ctx.path) || ctx.path.startsWith('/assets/')) return next();
+    let tightest: [Policy, RateLimiterRes];
+    try {
+      tightest = [ipPolicy, await byIp.consume(ctx.ip)];
+    } catch (error) {
+      if (!isLimited(error)) throw error;
+      options.logger.warn({ event: 'rate_limited', policy: 'ip', ip: ctx.ip, path: ctx.path }, 'rate limit reached');
+      tooManyRequests(ctx, ipPolicy, error);
+      return;
+    }
+    const clientId = ctx.state['clientId'] as string | undefined;
+    if (clientId) {
+      try {
+        const res = await byClient.consume(clientId);
+        if (res.remainingPoints / clientPolicy.limit < tightest[1].remainingPoints / ipPolicy.limit) tightest = [clientPolicy, res];
+      } catch (error) {
+        if (!isLimited(error)) throw error;
+        options.logger.warn({ event: 'rate_limited', policy: 'client', clientId, path: ctx.path }, 'rate limit reached');
+        tooManyRequests(ctx, clientPolicy, error);
+        return;
+      }
+    }
+    setRateLimitHeaders(ctx, tightest[0], tightest[1]);
+    return next();
+  };
+}
