@@ -16,7 +16,8 @@ import { sendPage } from '../interactions/respond.js';
 import { errorPage } from '../interactions/views/pages.js';
 import type { MasterSecret } from '../security/master-secret.js';
 import type { SessionStore } from '../sessions/store.js';
-import { ValidationError } from '../validation.js';
+import { z } from 'zod';
+import { ValidationError, parseOrThrow } from '../validation.js';
 import { accountSignInUrl } from './account-client.js';
 import { describeDevice, maskIp } from './device.js';
 import { passwordChangedPage, passwordPage, sessionsPage } from './views.js';
@@ -42,6 +43,20 @@ const field = (ctx: Context, name: string): string => {
   const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
   return typeof value === 'string' ? value : '';
 };
+
+// API-3: each form accepts exactly its own fields.
+const csrfOnly = z.strictObject({ csrf: z.string().max(100) });
+const FORM_SCHEMAS: Record<string, z.ZodType> = {
+  '/account/sign-out': csrfOnly,
+  '/account/sessions/end-others': z.strictObject({ csrf: z.string().max(100), choice: z.enum(['end', 'keep']) }),
+  '/account/password': z.strictObject({
+    csrf: z.string().max(100),
+    current_password: z.string().max(1024),
+    new_password: z.string().max(1024),
+    confirm_password: z.string().max(1024),
+  }),
+};
+const schemaFor = (path: string): z.ZodType => FORM_SCHEMAS[path] ?? csrfOnly;
 
 export function accountRoutes(deps: AccountAreaDependencies): Router {
   const router = new Router({ prefix: '/account' });
@@ -75,6 +90,7 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
       if (origin && origin !== issuerOrigin) ctx.throw(403, 'This form was sent from another site.');
       await form(ctx, async () => undefined);
       if (!deps.secret.macMatches('csrf', user.uid, field(ctx, 'csrf'))) ctx.throw(403, 'This form has expired. Reload the page and try again.');
+      parseOrThrow(schemaFor(ctx.path), ctx.request.body ?? {});
     }
     return next();
   });

@@ -16,6 +16,7 @@ import type { AccountStore } from '../accounts/store.js';
 import type { ResourceServerStore } from '../apis/store.js';
 import { ACCOUNT_CLIENT_ID } from '../account-ui/account-client.js';
 import { describePermissions } from './permissions.js';
+import { ValidationError, describeIssues } from '../validation.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import { sendPage } from './respond.js';
 import { consentPage, errorPage, loginPage } from './views/pages.js';
@@ -30,7 +31,8 @@ export interface InteractionDependencies {
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-const loginForm = z.object({
+// API-3: exactly the fields the login page sends.
+const loginForm = z.strictObject({
   username: z.string().trim().min(1).max(64),
   password: z.string().min(1).max(1024),
 });
@@ -131,7 +133,10 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name !== 'login') ctx.throw(400, 'this sign-in step is already complete');
     const client = await clientOf(provider, details);
-    const parsed = loginForm.safeParse(ctx.request.body);
+    const parsed = loginForm.safeParse(ctx.request.body ?? {});
+    if (!parsed.success && parsed.error.issues.some((issue) => issue.code === 'unrecognized_keys')) {
+      throw new ValidationError(describeIssues(parsed.error));
+    }
     const typed = (ctx.request.body as Record<string, unknown> | undefined)?.['username'];
     const username = typeof typed === 'string' ? typed.trim().slice(0, 64) : '';
     const retry = (status: number, error: string) =>

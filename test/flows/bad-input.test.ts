@@ -77,3 +77,17 @@ describe('response_mode=form_post', () => {
     expect(policy).toMatch(/script-src 'self' 'sha256-/);
   });
 });
+
+describe('API-3 forms accept exactly their fields', () => {
+  it('names an unknown login field and changes nothing', async () => {
+    const browser = new HttpBrowser();
+    const start = await browser.follow(
+      `${server.issuer}/auth?client_id=spa&response_type=code&redirect_uri=${encodeURIComponent(REDIRECT_URI)}&scope=openid&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256&state=s`,
+      server.issuer,
+    );
+    const uid = start.url.pathname.split('/')[2];
+    const response = await browser.request(`${server.issuer}/interaction/${uid}/login`, { form: { username: 'a', password: 'b', is_admin: 'true' } });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain('is_admin');
+  });
+});

@@ -107,7 +107,7 @@ export class HttpBrowser {
         throw new Error(`unexpected page at ${step.url}: ${step.page.status} ${html.replace(/<head>[\s\S]*<\/head>/, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 400)}`);
       }
       if (html.includes('name="password"')) {
-        step = await this.follow(`${issuer}/interaction/${uid}/login`, issuer, { form: credentials });
+        step = await this.follow(`${issuer}/interaction/${uid}/login`, issuer, { form: { username: credentials.username, password: credentials.password } });
       } else if (html.includes('/confirm"')) {
         step = await this.follow(`${issuer}/interaction/${uid}/confirm`, issuer, { form: {} });
       } else {
