@@ -6,6 +6,7 @@
  * and it can be swapped for a rebuilt instance between requests.
  */
 import type { IncomingMessage } from 'node:http';
+import type Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { AccountStore } from './accounts/store.js';
@@ -21,6 +22,7 @@ import { sessionTtl } from './provider/cookies.js';
 import type { MasterSecret } from './security/master-secret.js';
 import type { SessionStore } from './sessions/store.js';
 import { requestLogging } from './observability/logger.js';
+import type { Metrics } from './observability/metrics.js';
 import type { LiveProvider } from './provider/live.js';
 import { rejectNulInUrl } from './security/input.js';
 import { securityHeaders } from './security/headers.js';
@@ -41,21 +43,25 @@ export interface AppDependencies {
   readonly secret: MasterSecret;
   readonly clients: ClientStore;
   readonly rateLimits: RateLimits;
+  readonly admin: Router;
+  readonly metrics: Metrics;
 }
 
 export function createApp(deps: AppDependencies): Koa {
   const app = new Koa({ proxy: deps.config.trustProxy });
   const provider = () => deps.live.current;
   const routes = [
-    healthRoutes(deps.db, () => true),
+    healthRoutes(deps.db, () => deps.live.publicJwks.length > 0),
     assetRoutes(),
     interactionRoutes({
       provider,
       accounts: deps.accounts,
       resourceServers: deps.resourceServers,
       logger: deps.logger,
+      metrics: deps.metrics,
       throttle: new LoginThrottle(deps.rateLimits, deps.config.rateLimits.login),
     }),
+    deps.admin,
     accountRoutes({
       config: deps.config,
       provider,
@@ -69,6 +75,7 @@ export function createApp(deps: AppDependencies): Koa {
 
   // Logging wraps the error boundary so a failed request is logged with the status it got.
   app.use(requestLogging(deps.logger));
+  app.use(deps.metrics.middleware());
   app.use(rejectNulInUrl());
   app.use(errorBoundary(deps.logger));
   app.use(securityHeaders());
@@ -80,6 +87,7 @@ export function createApp(deps: AppDependencies): Koa {
       ipPerMinute: deps.config.rateLimits.ipPerMinute,
       clientPerMinute: deps.config.rateLimits.clientPerMinute,
       logger: deps.logger,
+      onReject: (policy) => deps.metrics.rateLimited.inc({ policy }),
     }),
   );
   for (const router of routes) {

@@ -7,12 +7,15 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { startSweeper } from './adapter/sweeper.js';
 import { createApp } from './app.js';
+import { adminRoutes } from './admin/routes.js';
+import { Metrics } from './observability/metrics.js';
 import type { Config } from './config/index.js';
 import { keyRetention, type LiveProvider } from './provider/live.js';
 import { buildLiveProvider, openServices, type Services } from './services.js';
 
 export interface RunningGatehouse {
   readonly url: string;
+  readonly metricsUrl: string | undefined;
   readonly services: Services;
   readonly live: LiveProvider;
   readonly server: http.Server;
@@ -23,12 +26,18 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
   const services = await openServices(config, { logger, listen: true, migrate: true });
   const stops: (() => void)[] = [];
   try {
-    const live = await buildLiveProvider(services, logger);
+    const metrics = new Metrics(services.db.knex);
+    const { live, structuredTokens } = await buildLiveProvider(services, logger, metrics);
     live.startRefreshing(config.keys.refreshInterval);
     stops.push(() => live.stop());
-    const stopSweeper = startSweeper(services.records, config.storage.sweepInterval, logger, async () =>
-      services.keys.deleteExpired(new Date(), keyRetention({ config }, { resourceServers: await services.resourceServers.all() })),
-    );
+    const stopSweeper = startSweeper(services.records, config.storage.sweepInterval, logger, async () => {
+      const rotated = await services.keys.rotateIfDue(config.keys.rotationSeconds, config.keys.publishDelay);
+      if (rotated.length) {
+        logger.info({ kids: rotated }, 'scheduled key rotation: new keys published');
+        await services.feed.publish('keys');
+      }
+      await services.keys.deleteExpired(new Date(), keyRetention({ config }, { resourceServers: await services.resourceServers.all() }));
+    });
 
     stops.push(stopSweeper);
     const app = createApp({
@@ -42,6 +51,8 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
       secret: services.secret,
       clients: services.clients,
       rateLimits: services.rateLimits,
+      admin: adminRoutes({ services, live, structuredTokens, logger }),
+      metrics,
     });
     const server = http.createServer(app.callback());
     server.keepAliveTimeout = 65_000;
@@ -52,11 +63,14 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
       server.listen(config.port, config.host, () => resolve());
     });
     const { port } = server.address() as AddressInfo;
+    const metricsListener = config.metrics ? await metrics.listen(config.metrics.port, config.metrics.host) : undefined;
+    if (metricsListener) stops.push(() => void metricsListener.close());
     const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
 
     let closing: Promise<void> | undefined;
     return {
       url,
+      metricsUrl: metricsListener?.url,
       services,
       live,
       server,
@@ -64,6 +78,7 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
         closing ??= (async () => {
           live.stop();
           stopSweeper();
+          await metricsListener?.close();
           await new Promise<void>((resolve) => {
             server.close(() => resolve());
             server.closeIdleConnections();

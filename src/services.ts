@@ -19,6 +19,7 @@ import { providerPages } from './interactions/provider-pages.js';
 import { LiveProvider } from './provider/live.js';
 import { MasterSecret } from './security/master-secret.js';
 import { RateLimits } from './security/rate-limits.js';
+import type { Metrics } from './observability/metrics.js';
 import { StructuredTokens } from './provider/structured-tokens.js';
 
 export interface Services {
@@ -89,7 +90,12 @@ export async function openServices(config: Config, options: OpenOptions): Promis
 }
 
 /** The provider over these services (its keys are created first if this is a new database). */
-export async function buildLiveProvider(services: Services, logger: Logger): Promise<LiveProvider> {
+export interface ProviderParts {
+  readonly live: LiveProvider;
+  readonly structuredTokens: StructuredTokens;
+}
+
+export async function buildLiveProvider(services: Services, logger: Logger, metrics?: Metrics): Promise<ProviderParts> {
   const created = await services.keys.ensureInitialKeys();
   if (created.length) logger.info({ kids: created }, 'signing and cookie keys created');
   // The adapter verifies our own JWTs with the keys of whichever provider instance is current.
@@ -106,6 +112,7 @@ export async function buildLiveProvider(services: Services, logger: Logger): Pro
     clients: services.clients,
     feed: services.feed,
     logger,
+    ...(metrics ? { metrics } : {}),
   });
-  return live;
+  return { live, structuredTokens };
 }

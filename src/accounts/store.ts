@@ -120,6 +120,10 @@ export class AccountStore {
       .update({ password_hash: await hashPassword(newPassword), password_changed_at: this.knex.fn.now(), updated_at: this.knex.fn.now() });
   }
 
+  async setDisabled(accountId: string, disabled: boolean): Promise<void> {
+    await this.knex('accounts').where('id', accountId).update({ disabled, updated_at: this.knex.fn.now() });
+  }
+
   async list(): Promise<Account[]> {
     const rows = (await this.knex<AccountRow>('accounts').select('*').orderBy('username_normalized')) as AccountRow[];
     return rows.map(toAccount);

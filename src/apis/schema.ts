@@ -12,14 +12,16 @@ export const resourceServerSchema = z.strictObject({
   identifier: z
     .string()
     .max(500)
-    .refine((value) => URL.canParse(value) && !value.includes('#'), 'identifier must be an absolute URI without a fragment'),
+    .refine((value) => URL.canParse(value) && !value.includes('#'), 'identifier must be an absolute URI without a fragment')
+    .refine((value) => !value.startsWith('urn:gatehouse:'), 'identifier must not start with "urn:gatehouse:" (reserved for built-in APIs)'),
   name: z.string().min(1).max(200),
   scopes: z
     .array(
       z
         .string()
         .regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, 'scopes must be scope tokens without spaces or quotes')
-        .refine((scope) => !reserved.has(scope), 'scopes must not reuse an OpenID Connect scope name'),
+        .refine((scope) => !reserved.has(scope), 'scopes must not reuse an OpenID Connect scope name')
+        .refine((scope) => !scope.startsWith('admin:'), 'scopes must not start with "admin:" (reserved for the admin API)'),
     )
     .min(1, 'scopes must list at least one scope')
     .max(100),

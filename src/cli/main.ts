@@ -18,6 +18,7 @@ import { ValidationError, parseOrThrow } from '../validation.js';
 import { newAccountSchema } from '../accounts/schema.js';
 import { createOutput, UsageError, type Output } from './output.js';
 import { quickstart } from './quickstart.js';
+import { ADMIN_API, ADMIN_SCOPES } from '../admin/admin-api.js';
 
 const USAGE = `Usage: gatehouse <command> [options]
 
@@ -33,6 +34,7 @@ Commands:
   users list                           list accounts
   keys list                            list signing and cookie keys with their state
   keys rotate                          publish new keys; they sign after KEY_PUBLISH_DELAY
+  admin bootstrap [CLIENT_ID]          create the first admin API client (default gatehouse-admin-cli)
   quickstart                           register a demo API, clients and user (embedded database)
 
 Options:
@@ -73,7 +75,7 @@ async function run(services: Services, args: string[], flags: Flags, out: Output
       return;
     }
     case 'clients import': {
-      const live = await buildLiveProvider(services, logger);
+      const { live } = await buildLiveProvider(services, logger);
       const saved = await registerClients(await readJsonFile(target), live.current, services.clients);
       out.result(
         saved
@@ -145,8 +147,30 @@ async function run(services: Services, args: string[], flags: Flags, out: Output
       out.result(`published ${kids.join(', ')}; they become the signers at ${activatesAt.toISOString()}`, { kids, activatesAt });
       return;
     }
+    case 'admin bootstrap': {
+      // The first admin client: a confidential service client allowed the admin API's scopes.
+      const clientId = target ?? 'gatehouse-admin-cli';
+      const { live } = await buildLiveProvider(services, logger);
+      const [saved] = await registerClients(
+        [{ client_id: clientId, client_name: 'Gatehouse administration', grant_types: ['client_credentials'], scope: ADMIN_SCOPES.join(' ') }],
+        live.current,
+        services.clients,
+        { allowReservedIds: true },
+      );
+      const secret = saved?.generatedSecret;
+      out.result(
+        [
+          `${saved?.created ? 'created' : 'updated'} admin client ${clientId}`,
+          secret ? `  client_secret: ${secret} (shown once; store it now)` : '  (secret unchanged)',
+          '  get a token:',
+          `  curl -s -u ${clientId}:${secret ?? 'SECRET'} -d grant_type=client_credentials -d resource=${ADMIN_API} -d "scope=admin:read admin:write" ${services.config.issuer}/token`,
+        ].join('\n'),
+        { clientId, clientSecret: secret, resource: ADMIN_API, scopes: ADMIN_SCOPES },
+      );
+      return;
+    }
     case 'quickstart': {
-      const live = await buildLiveProvider(services, logger);
+      const { live } = await buildLiveProvider(services, logger);
       await quickstart(services, live, out, Boolean(flags['i-know-this-is-a-real-database']));
       return;
     }

@@ -5,20 +5,25 @@
  */
 import type Provider from 'oidc-provider';
 import { ValidationError, describeIssues } from '../validation.js';
-import { clientMetadataSchema, type ClientMetadata } from './schema.js';
+import { clientMetadataSchema, clientMetadataSchemaAllowingReserved, type ClientMetadata } from './schema.js';
 import type { ClientStore, SavedClient } from './store.js';
 
 // A stand-in secret for validation only: the engine insists confidential clients have one.
 const PLACEHOLDER_SECRET = 'x'.repeat(43);
 
-export async function registerClients(input: unknown, provider: Provider, store: ClientStore): Promise<SavedClient[]> {
+export async function registerClients(
+  input: unknown,
+  provider: Provider,
+  store: ClientStore,
+  options: { allowReservedIds?: boolean } = {},
+): Promise<SavedClient[]> {
   if (!Array.isArray(input)) throw new ValidationError(['expected a JSON array of client metadata objects']);
   if (input.length > 1000) throw new ValidationError(['at most 1000 clients per import']);
   const problems: string[] = [];
   const clients: ClientMetadata[] = [];
   const seen = new Set<string>();
   for (const [index, entry] of input.entries()) {
-    const parsed = clientMetadataSchema.safeParse(entry);
+    const parsed = (options.allowReservedIds ? clientMetadataSchemaAllowingReserved : clientMetadataSchema).safeParse(entry);
     if (!parsed.success) {
       problems.push(...describeIssues(parsed.error, `[${index}]`));
       continue;

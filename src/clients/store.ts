@@ -129,6 +129,13 @@ export class ClientStore {
     return saved;
   }
 
+  /** A client's registered metadata, without any secret. */
+  async metadata(clientId: string): Promise<Omit<ClientMetadata, 'client_secret'> | undefined> {
+    if (clientId.includes('\u0000')) return undefined;
+    const row = (await this.knex<ClientRow>('clients').where('client_id', clientId).first()) as ClientRow | undefined;
+    return row?.metadata;
+  }
+
   async list(): Promise<ClientSummary[]> {
     const rows = (await this.knex<ClientRow>('clients').select('*').orderBy('client_id')) as ClientRow[];
     return rows.map((row) => ({

@@ -27,7 +27,10 @@ export interface Config {
   readonly sessions: {
     readonly maxPerAccount: number;
   };
+  readonly metrics: { readonly port: number; readonly host: string } | undefined;
   readonly keys: {
+    /** Age after which the signing keys are rotated automatically (JWT-2). */
+    readonly rotationSeconds: number;
     readonly jwksCacheMaxAge: number;
     readonly publishDelay: number;
     readonly refreshInterval: number;
@@ -101,7 +104,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       sessionMaxAge: e.SESSION_MAX_AGE,
     },
     sessions: { maxPerAccount: e.MAX_SESSIONS_PER_ACCOUNT },
+    metrics: e.METRICS_PORT === 'off' ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },
     keys: {
+      rotationSeconds: Math.round(e.KEY_ROTATION_DAYS * 24 * 3600),
       jwksCacheMaxAge: e.JWKS_CACHE_MAX_AGE,
       publishDelay: e.KEY_PUBLISH_DELAY,
       refreshInterval: e.KEY_REFRESH_INTERVAL,

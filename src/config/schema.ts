@@ -83,6 +83,15 @@ export const environmentSchema = z
     LOGIN_FREE_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(10_000).default(20),
     LOGIN_FREE_FAILURES_PER_IP: z.coerce.number().int().min(1).max(100_000).default(100),
     LOGIN_MAX_DELAY: seconds('LOGIN_MAX_DELAY', 15 * 60, 1, 24 * 3600),
+    METRICS_PORT: z
+      .union([z.literal('off'), z.coerce.number().int().min(0).max(65535)], { error: 'METRICS_PORT must be a port number or "off"' })
+      .default(9464),
+    METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+    KEY_ROTATION_DAYS: z.coerce
+      .number({ error: 'KEY_ROTATION_DAYS must be a number of days' })
+      .positive('KEY_ROTATION_DAYS must be more than 0')
+      .max(3650)
+      .default(90),
     EXPIRED_RECORD_GRACE: seconds('EXPIRED_RECORD_GRACE', 24 * 3600, 0, 30 * 24 * 3600),
     SWEEP_INTERVAL: seconds('SWEEP_INTERVAL', 60, 1, 24 * 3600),
   })

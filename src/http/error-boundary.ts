@@ -40,7 +40,11 @@ export function errorBoundary(logger: Logger): Middleware {
       if (wantsJson(ctx.get('accept'), ctx.path)) {
         ctx.status = status;
         ctx.set('Cache-Control', 'no-store');
-        ctx.body = { error: clientError ? 'invalid_request' : 'server_error', error_description: message };
+        ctx.body = {
+          error: status === 404 ? 'not_found' : clientError ? 'invalid_request' : 'server_error',
+          error_description: message,
+          ...(caught instanceof ValidationError ? { problems: caught.problems } : {}),
+        };
         return;
       }
       const signedIn = ctx.path.startsWith('/account') && status !== 401;

@@ -18,6 +18,7 @@ import { ACCOUNT_CLIENT_ID } from '../account-ui/account-client.js';
 import { describePermissions } from './permissions.js';
 import { ValidationError, describeIssues } from '../validation.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
+import type { Metrics } from '../observability/metrics.js';
 import { sendPage } from './respond.js';
 import { consentPage, errorPage, loginPage } from './views/pages.js';
 
@@ -27,6 +28,7 @@ export interface InteractionDependencies {
   readonly resourceServers: ResourceServerStore;
   readonly logger: Logger;
   readonly throttle: LoginThrottle;
+  readonly metrics?: Metrics;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -150,17 +152,20 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     if (wait > 0) {
       deps.logger.warn({ event: 'login_throttled', username, clientId: client.clientId, ip: ctx.ip, wait }, 'login throttled');
       ctx.set('Retry-After', String(wait));
+      deps.metrics?.logins.inc({ result: 'throttled' });
       retry(429, `Too many failed sign-in attempts. Try again in ${wait} seconds.`);
       return;
     }
     const account = parsed.success ? await deps.accounts.authenticate(parsed.data.username, parsed.data.password) : undefined;
     if (!account) {
       await deps.throttle.failed(username, ctx.ip);
+      deps.metrics?.logins.inc({ result: 'failed' });
       deps.logger.warn({ event: 'login_failed', username, clientId: client.clientId, ip: ctx.ip }, 'login failed');
       retry(401, 'The username or password is incorrect.');
       return;
     }
     await deps.throttle.succeeded(username, ctx.ip);
+    deps.metrics?.logins.inc({ result: 'ok' });
     deps.logger.info({ event: 'login_succeeded', accountId: account.id, clientId: client.clientId }, 'login succeeded');
     const url = await provider.interactionResult(ctx.req, ctx.res, { login: { accountId: account.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
     redirectTo(ctx, url);

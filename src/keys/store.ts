@@ -117,6 +117,23 @@ export class SigningKeyStore {
     return { kids, activatesAt };
   }
 
+  /**
+   * The automatic schedule (JWT-2): publishes a new generation when the newest token key became
+   * active more than `rotationSeconds` ago and none is already waiting. Once across replicas.
+   */
+  async rotateIfDue(rotationSeconds: number, publishDelaySeconds: number, now = new Date()): Promise<string[]> {
+    return this.knex.transaction(async (trx) => {
+      await trx.raw('SELECT pg_advisory_xact_lock(?)', [KEY_CREATION_LOCK]);
+      const newest = (await trx('keys').where('purpose', 'token').max('activates_at as latest').first()) as { latest: Date | null } | undefined;
+      if (!newest?.latest) return [];
+      const latest = new Date(newest.latest);
+      // A pending generation (activation still ahead) means a rotation is already under way.
+      if (latest.getTime() > now.getTime()) return [];
+      if (now.getTime() - latest.getTime() < rotationSeconds * 1000) return [];
+      return this.insertGeneration(trx, new Date(now.getTime() + publishDelaySeconds * 1000), ['token', 'cookie']);
+    });
+  }
+
   async list(now: Date, retention: Retention): Promise<ClassifiedKey<KeyInfo>[]> {
     const rows = (await this.knex<KeyRow>('keys').select('kid', 'purpose', 'alg', 'public_jwk', 'created_at', 'activates_at')) as KeyRow[];
     return classifyKeys(rows.map(toInfo), now, retention);

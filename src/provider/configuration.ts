@@ -13,6 +13,7 @@ import { assertRegisteredScopes, pkceRequired, resourceServerInfo } from './poli
 import { cookieSettings, sessionTtl } from './cookies.js';
 import { accountClientMetadata } from '../account-ui/account-client.js';
 import { webOriginsOf } from '../security/cors.js';
+import { ADMIN_API, adminResourceServer } from '../admin/admin-api.js';
 import type { StructuredTokens } from './structured-tokens.js';
 import type { ProviderPages } from './pages.js';
 import type { AdapterFactory } from 'oidc-provider';
@@ -59,7 +60,7 @@ function findAccount(accounts: AccountStore): FindAccount {
 
 export function providerConfiguration(deps: ProviderDependencies, state: ProviderState): Configuration {
   const { config, pages } = deps;
-  const apiScopes = [...state.resourceServers.values()].flatMap((api) => api.scopes);
+  const apiScopes = [...state.resourceServers.values(), adminResourceServer].flatMap((api) => api.scopes);
   return {
     adapter: deps.adapter,
     // The account area's own first-party client (src/account-ui); all others live in the database.
@@ -151,7 +152,7 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
         defaultResource: async (_ctx, _client, oneOf) => oneOf,
         useGrantedResource: async () => true,
         getResourceServerInfo: async (_ctx, indicator, client) => {
-          const api = await deps.resourceServers.find(indicator);
+          const api = indicator === ADMIN_API ? adminResourceServer : await deps.resourceServers.find(indicator);
           if (!api) throw new errors.InvalidTarget('unknown resource');
           return resourceServerInfo(api, client as never, config.ttl.accessToken);
         },

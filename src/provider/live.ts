@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JWK } from 'jose';
 import Provider from 'oidc-provider';
 import { publicMembers } from '../keys/generate.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Logger } from 'pino';
 import type { ChangeFeed } from '../db/change-feed.js';
 import type { KeyPurpose } from '../keys/lifecycle.js';
@@ -21,6 +22,7 @@ export interface LiveProviderDependencies extends ProviderDependencies {
   readonly clients: ClientStore;
   readonly feed: ChangeFeed;
   readonly logger: Logger;
+  readonly metrics?: Metrics;
 }
 
 /** How long a superseded key must keep verifying: the longest life of anything it signed. */
@@ -105,6 +107,12 @@ export class LiveProvider {
         widenFormAction(ctx, ctx.oidc.client.redirectUris ?? []);
       }
     });
+    const { metrics } = this.deps;
+    if (metrics) {
+      provider.on('grant.success', (ctx) => {
+        metrics.tokensIssued.inc({ grant_type: String(ctx.oidc.params?.['grant_type'] ?? 'unknown').slice(0, 60) });
+      });
+    }
     provider.on('server_error', (_ctx, error: Error) => logger.error({ err: error }, 'provider server error'));
     return provider;
   }

@@ -81,7 +81,7 @@ export class StructuredTokens {
     const clientId = String(claims['client_id']);
     const isServiceToken = claims['sub'] === clientId;
     if ((model === 'ClientCredentials') !== isServiceToken) return undefined;
-    if (await this.records.find(REVOKED_MODEL, jti)) return undefined;
+    if (await this.isRevoked(jti)) return undefined;
     let grantId: string | undefined;
     if (!isServiceToken) {
       const issued = await this.records.find(ISSUED_MODEL, jti);
@@ -98,6 +98,10 @@ export class StructuredTokens {
       aud: claims['aud'],
       ...(isServiceToken ? {} : { accountId: claims['sub'], grantId }),
     };
+  }
+
+  async isRevoked(jti: string): Promise<boolean> {
+    return Boolean(await this.records.find(REVOKED_MODEL, jti));
   }
 
   /** Revocation of a substituted JWT: remembered until the token would have expired anyway. */

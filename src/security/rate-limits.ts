@@ -107,6 +107,7 @@ export interface EdgeLimitOptions {
   readonly ipPerMinute: number;
   readonly clientPerMinute: number;
   readonly logger: Logger;
+  readonly onReject?: (policy: string) => void;
 }
 
 const UNLIMITED_PATHS = new Set(['/healthz', '/readyz']);
@@ -126,6 +127,7 @@ export function edgeRateLimits(options: EdgeLimitOptions): Middleware {
     } catch (error) {
       if (!isLimited(error)) throw error;
       options.logger.warn({ event: 'rate_limited', policy: 'ip', ip: ctx.ip, path: ctx.path }, 'rate limit reached');
+      options.onReject?.('ip');
       tooManyRequests(ctx, ipPolicy, error);
       return;
     }
@@ -137,6 +139,7 @@ export function edgeRateLimits(options: EdgeLimitOptions): Middleware {
       } catch (error) {
         if (!isLimited(error)) throw error;
         options.logger.warn({ event: 'rate_limited', policy: 'client', clientId, path: ctx.path }, 'rate limit reached');
+        options.onReject?.('client');
         tooManyRequests(ctx, clientPolicy, error);
         return;
       }

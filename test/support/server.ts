@@ -64,6 +64,8 @@ export async function startTestServer(storage: TestStorage, env: Record<string, 
     ISSUER: `http://127.0.0.1:${port}`,
     LOG_LEVEL: 'info',
     KEY_PUBLISH_DELAY: '600',
+    METRICS_PORT: '0',
+    METRICS_HOST: '127.0.0.1',
     ...storage.env,
     ...env,
   });

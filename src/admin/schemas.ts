@@ -1,0 +1,7 @@
+/** Admin API request bodies: the same account rules as the CLI, strict field lists. */
+import { z } from 'zod';
+import { newAccountSchema } from '../accounts/schema.js';
+
+export const newUserBody = newAccountSchema.extend({ password: z.string().min(1).max(1024) }).strict();
+export const passwordBody = z.strictObject({ password: z.string().min(1).max(1024) });
+export const disabledBody = z.strictObject({ disabled: z.boolean() });
