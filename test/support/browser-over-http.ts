@@ -61,7 +61,9 @@ export class HttpBrowser {
     const { proxy } = this.options;
     if (proxy && target.origin === proxy.publicOrigin) {
       wire = new URL(target.pathname + target.search, proxy.listener);
-      if (proxy.https !== false) headers['x-forwarded-proto'] = 'https';
+      // What a load balancer tells the server: the public host and protocol.
+      headers['x-forwarded-proto'] = proxy.https === false ? 'http' : 'https';
+      headers['x-forwarded-host'] = new URL(proxy.publicOrigin).host;
     }
     const cookie = this.jar.header(target);
     if (cookie) headers['cookie'] = cookie;
