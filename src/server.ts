@@ -3,7 +3,10 @@
  * gracefully: stop accepting, let in-flight requests finish, then close the pool.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+
+// How long an open keep-alive connection may stay quiet once shutdown has begun.
+const IDLE_CONNECTION_GRACE_MS = 500;
 import type { Logger } from 'pino';
 import { startSweeper } from './adapter/sweeper.js';
 import { createApp } from './app.js';
@@ -68,6 +71,11 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
     const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
 
     let closing: Promise<void> | undefined;
+    // During shutdown, a request on an already open connection is still served, then the
+    // connection closes (OPS-6).
+    server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (closing && !res.headersSent) res.setHeader('Connection', 'close');
+    });
     return {
       url,
       metricsUrl: metricsListener?.url,
@@ -80,8 +88,12 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
           stopSweeper();
           await metricsListener?.close();
           await new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeIdleConnections();
+            // net.Server's close stops accepting but, unlike http.Server's, does not cut
+            // connections that were just accepted and have not sent their request yet.
+            net.Server.prototype.close.call(server, () => resolve());
+            const idle = setInterval(() => server.closeIdleConnections(), IDLE_CONNECTION_GRACE_MS);
+            idle.unref();
+            server.once('close', () => clearInterval(idle));
           });
           await services.close();
         })();
