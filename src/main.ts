@@ -3,6 +3,8 @@
 import { ConfigError, configFromProcessEnvironment } from './config/index.js';
 import { createLogger } from './observability/logger.js';
 import { startGatehouse } from './server.js';
+import cluster from 'node:cluster';
+import { runPrimary } from './cluster.js';
 
 const SHUTDOWN_DEADLINE_MS = 25_000;
 
@@ -18,7 +20,12 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  const gatehouse = await startGatehouse(config, logger);
+  if (config.workers > 1 && cluster.isPrimary) {
+    runPrimary(config, logger);
+    return;
+  }
+  // In a cluster the primary serves the merged metrics; a worker only contributes its registry.
+  const gatehouse = await startGatehouse(cluster.isWorker ? { ...config, metrics: undefined } : config, logger);
   logger.info(
     { issuer: config.issuer, listening: gatehouse.url, database: config.database.kind },
     `Gatehouse is serving ${config.issuer} (discovery: ${config.issuer}/.well-known/openid-configuration)`,

@@ -12,6 +12,8 @@ import { startSweeper } from './adapter/sweeper.js';
 import { createApp } from './app.js';
 import { adminRoutes } from './admin/routes.js';
 import { Metrics } from './observability/metrics.js';
+import cluster from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config/index.js';
 import { keyRetention, type LiveProvider } from './provider/live.js';
 import { buildLiveProvider, openServices, type Services } from './services.js';
@@ -30,6 +32,7 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
   const stops: (() => void)[] = [];
   try {
     const metrics = new Metrics(services.db.knex);
+    if (cluster.isWorker) AggregatorRegistry.setRegistries([metrics.registry]);
     const { live, structuredTokens } = await buildLiveProvider(services, logger, metrics);
     live.startRefreshing(config.keys.refreshInterval);
     stops.push(() => live.stop());

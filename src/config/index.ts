@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 
 import { environmentSchema } from './schema.js';
@@ -27,6 +28,8 @@ export interface Config {
   readonly sessions: {
     readonly maxPerAccount: number;
   };
+  /** Worker processes sharing the port (node:cluster); 1 means no cluster. */
+  readonly workers: number;
   readonly metrics: { readonly port: number; readonly host: string } | undefined;
   readonly keys: {
     /** Age after which the signing keys are rotated automatically (JWT-2). */
@@ -104,6 +107,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       sessionMaxAge: e.SESSION_MAX_AGE,
     },
     sessions: { maxPerAccount: e.MAX_SESSIONS_PER_ACCOUNT },
+    workers: e.WORKERS === 'auto' ? (e.DATABASE_URL ? os.availableParallelism() : 1) : e.WORKERS,
     metrics: e.METRICS_PORT === 'off' ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },
     keys: {
       rotationSeconds: Math.round(e.KEY_ROTATION_DAYS * 24 * 3600),

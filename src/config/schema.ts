@@ -83,6 +83,9 @@ export const environmentSchema = z
     LOGIN_FREE_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(10_000).default(20),
     LOGIN_FREE_FAILURES_PER_IP: z.coerce.number().int().min(1).max(100_000).default(100),
     LOGIN_MAX_DELAY: seconds('LOGIN_MAX_DELAY', 15 * 60, 1, 24 * 3600),
+    WORKERS: z
+      .union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], { error: 'WORKERS must be a number from 1 to 64 or "auto"' })
+      .default('auto'),
     METRICS_PORT: z
       .union([z.literal('off'), z.coerce.number().int().min(0).max(65535)], { error: 'METRICS_PORT must be a port number or "off"' })
       .default(9464),
@@ -102,6 +105,9 @@ export const environmentSchema = z
         path: ['GATEHOUSE_SECRET'],
         message: 'GATEHOUSE_SECRET is required when DATABASE_URL is set (every replica must share it)',
       });
+    }
+    if (!env.DATABASE_URL && typeof env.WORKERS === 'number' && env.WORKERS > 1) {
+      ctx.addIssue({ code: 'custom', path: ['WORKERS'], message: 'WORKERS above 1 needs DATABASE_URL: the embedded database belongs to one process' });
     }
     if (env.SESSION_MAX_AGE < env.SESSION_IDLE_TIMEOUT) {
       ctx.addIssue({ code: 'custom', path: ['SESSION_MAX_AGE'], message: 'SESSION_MAX_AGE must be at least SESSION_IDLE_TIMEOUT' });

@@ -56,6 +56,13 @@ describe('configuration', () => {
     expect(problemsOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: 'true' })).toEqual([]);
   });
 
+  it('runs one process on the embedded database and one per core on PostgreSQL by default', () => {
+    expect(loadConfig({}).workers).toBe(1);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/g', GATEHOUSE_SECRET: 'x'.repeat(32) }).workers).toBeGreaterThanOrEqual(1);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/g', GATEHOUSE_SECRET: 'x'.repeat(32), WORKERS: '2' }).workers).toBe(2);
+    expect(problemsOf({ WORKERS: '2' })[0]).toMatch(/WORKERS above 1 needs DATABASE_URL/);
+  });
+
   it('strips a trailing slash from the issuer and rejects a query', () => {
     expect(loadConfig({ ISSUER: 'https://id.example.com/', TRUST_PROXY: 'true' }).issuer).toBe('https://id.example.com');
     expect(problemsOf({ ISSUER: 'https://id.example.com/?x=1', TRUST_PROXY: 'true' })[0]).toMatch(/ISSUER/);

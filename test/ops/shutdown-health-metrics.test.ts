@@ -63,12 +63,12 @@ function tokenRequest(url: string, auth: string): Promise<'ok' | 'refused' | str
 }
 
 describe('OPS-6 graceful shutdown', () => {
-  it('on SIGTERM finishes every accepted request, refuses new ones, and exits 0', async () => {
+  it('on SIGTERM finishes every accepted request, refuses new ones, and exits 0 (two worker processes)', async () => {
     const database = await createTestDatabase();
     cleanup.push(() => database.drop());
     const secret = randomBytes(32).toString('base64url');
     const port = await freePort();
-    const env = { DATABASE_URL: database.url, GATEHOUSE_SECRET: secret, ISSUER: `http://127.0.0.1:${port}`, RATE_LIMIT_IP_PER_MINUTE: '1000000', LOG_LEVEL: 'info' };
+    const env = { DATABASE_URL: database.url, GATEHOUSE_SECRET: secret, ISSUER: `http://127.0.0.1:${port}`, RATE_LIMIT_IP_PER_MINUTE: '1000000', LOG_LEVEL: 'info', WORKERS: '2' };
     const gatehouse = await spawnGatehouse(env, port);
     cleanup.push(() => gatehouse.stop('SIGKILL'));
 
