@@ -86,6 +86,7 @@ export function createApp(deps: AppDependencies): Koa {
       limits: deps.rateLimits,
       ipPerMinute: deps.config.rateLimits.ipPerMinute,
       clientPerMinute: deps.config.rateLimits.clientPerMinute,
+      syncMs: deps.config.rateLimits.syncMs,
       logger: deps.logger,
       onReject: (policy) => deps.metrics.rateLimited.inc({ policy }),
     }),

@@ -15,6 +15,7 @@ import {
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
 import type { Config } from '../config/index.js';
+import { BatchedLimiter } from './batched-limiter.js';
 import type { DatabaseKind } from '../db/index.js';
 import { sendPage } from '../interactions/respond.js';
 import { errorPage } from '../interactions/views/pages.js';
@@ -106,6 +107,8 @@ export interface EdgeLimitOptions {
   readonly limits: RateLimits;
   readonly ipPerMinute: number;
   readonly clientPerMinute: number;
+  /** How often per-process counts are added to the shared store (0: on every request). */
+  readonly syncMs: number;
   readonly logger: Logger;
   readonly onReject?: (policy: string) => void;
 }
@@ -116,8 +119,8 @@ const UNLIMITED_PATHS = new Set(['/healthz', '/readyz']);
 export function edgeRateLimits(options: EdgeLimitOptions): Middleware {
   const ipPolicy: Policy = { name: 'ip', limit: options.ipPerMinute, windowSeconds: 60 };
   const clientPolicy: Policy = { name: 'client', limit: options.clientPerMinute, windowSeconds: 60 };
-  const byIp = options.limits.limiter('ip', ipPolicy.limit, 60);
-  const byClient = options.limits.limiter('client', clientPolicy.limit, 60);
+  const byIp = new BatchedLimiter(options.limits.limiter('ip', ipPolicy.limit, 60), ipPolicy.limit, 60, options.syncMs);
+  const byClient = new BatchedLimiter(options.limits.limiter('client', clientPolicy.limit, 60), clientPolicy.limit, 60, options.syncMs);
 
   return async (ctx, next) => {
     if (UNLIMITED_PATHS.has(ctx.path) || ctx.path.startsWith('/assets/')) return next();

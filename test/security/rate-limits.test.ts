@@ -62,13 +62,29 @@ describe('API-1 rate limits', () => {
     expect((await tokenRequest(server, basic(quiet.clientId, quiet.secret))).status).toBe(200);
   });
 
-  it('counts once across two replicas on one PostgreSQL', async () => {
-    const { server: first, storage } = await serve({ RATE_LIMIT_IP_PER_MINUTE: '6' });
-    const { server: second } = await serve({ RATE_LIMIT_IP_PER_MINUTE: '6' }, storage);
+  it('counts once across two replicas on one PostgreSQL (exact mode: every request through the store)', async () => {
+    const { server: first, storage } = await serve({ RATE_LIMIT_IP_PER_MINUTE: '6', RATE_LIMIT_SYNC_MS: '0' });
+    const { server: second } = await serve({ RATE_LIMIT_IP_PER_MINUTE: '6', RATE_LIMIT_SYNC_MS: '0' }, storage);
     const statuses = [];
     for (let i = 0; i < 8; i += 1) statuses.push((await fetch(`${(i % 2 ? second : first).issuer}/jwks`)).status);
     expect(statuses.filter((status) => status === 200)).toHaveLength(6);
     expect(statuses.slice(6)).toEqual([429, 429]);
+  });
+
+  it('counts across replicas in the default batched mode once counts are shared (within the sync interval)', async () => {
+    const { server: first, storage } = await serve({ RATE_LIMIT_IP_PER_MINUTE: '6', RATE_LIMIT_SYNC_MS: '50' });
+    const { server: second } = await serve({ RATE_LIMIT_IP_PER_MINUTE: '6', RATE_LIMIT_SYNC_MS: '50' }, storage);
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+    for (let i = 0; i < 3; i += 1) expect((await fetch(`${first.issuer}/jwks`)).status).toBe(200);
+    await settle();
+    for (let i = 0; i < 3; i += 1) expect((await fetch(`${second.issuer}/jwks`)).status).toBe(200);
+    await settle();
+    // The second replica shared its three and learned of the first's: the seventh is refused.
+    expect((await fetch(`${second.issuer}/jwks`)).status).toBe(429);
+    // The first learns the total at its next sync: one more request may pass, then none.
+    await fetch(`${first.issuer}/jwks`);
+    await settle();
+    expect((await fetch(`${first.issuer}/jwks`)).status).toBe(429);
   });
 
   it('shares counters through Redis when REDIS_URL is set', async () => {
@@ -76,7 +92,7 @@ describe('API-1 rate limits', () => {
     const address = `203.0.113.${Math.floor(Math.random() * 200) + 1}`;
     await redis.del(`gh:ip:${address}`);
     await redis.quit();
-    const env = { RATE_LIMIT_IP_PER_MINUTE: '4', REDIS_URL: 'redis://127.0.0.1:6379', TRUST_PROXY: 'true' };
+    const env = { RATE_LIMIT_IP_PER_MINUTE: '4', REDIS_URL: 'redis://127.0.0.1:6379', TRUST_PROXY: 'true', RATE_LIMIT_SYNC_MS: '0' };
     const { server: first, storage } = await serve(env);
     const { server: second } = await serve(env, storage);
     expect(first.gatehouse.services.rateLimits.storeName).toBe('redis');

@@ -1,0 +1,5 @@
+/** The client and API every benchmark target gets, identical for the baseline and Gatehouse. */
+export const BENCH_API = 'https://bench-api.example';
+export const BENCH_CLIENT = 'bench-service';
+export const BENCH_SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
+export const BENCH_SCOPES = 'bench:read bench:write';

@@ -1,0 +1,214 @@
+/**
+ * `npm run bench`: real HTTP load (autocannon, in this process) against servers in their own
+ * processes — bare oidc-provider (the baseline), Gatehouse on PostgreSQL with 1 and 2 workers,
+ * and Gatehouse on PGlite — with the same client, API and key type. Warm-up is discarded; each
+ * scenario runs several rounds and the median round is reported, with its ratio to the baseline.
+ *
+ * Settings (environment): BENCH_DURATION (s, default 5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32),
+ * BENCH_TARGETS (comma list: baseline,pg-w1,pg-w2,pglite), TEST_DATABASE_URL (admin connection).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { BENCH_API, BENCH_CLIENT, BENCH_SCOPES, BENCH_SECRET } from './fixtures.js';
+import { renderChart, renderMarkdown, type Row } from './report.js';
+import { SCENARIOS, prepareContext, type Scenario, type ScenarioContext } from './scenarios.js';
+
+const env = process.env;
+const DURATION = Number(env['BENCH_DURATION'] ?? 5);
+const ROUNDS = Number(env['BENCH_ROUNDS'] ?? 3);
+const CONNECTIONS = Number(env['BENCH_CONNECTIONS'] ?? 32);
+const TARGETS = (env['BENCH_TARGETS'] ?? 'baseline,pg-w1,pg-w2,pglite').split(',');
+const ADMIN_URL = env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+interface Server {
+  readonly url: string;
+  readonly child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function waitFor(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not come up`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+function start(command: string[], extraEnv: Record<string, string>, readyPath: string, port: number): Promise<Server> {
+  const child = spawn(process.execPath, command, { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  return waitFor(`${url}${readyPath}`, child).then(() => ({
+    url,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  }));
+}
+
+function runCli(args: string[], extraEnv: Record<string, string>): void {
+  const { status } = spawnSync(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), ...args], {
+    cwd: ROOT,
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (status !== 0) throw new Error(`gatehouse ${args.join(' ')} failed`);
+}
+
+/** Resident memory of a process and its children (cluster workers), in bytes. */
+function treeRss(pid: number): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (Number(entry) !== pid && ppid !== pid) continue;
+      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1];
+      total += Number(rss ?? 0) * 1024;
+    } catch {
+      // the process went away
+    }
+  }
+  return total;
+}
+
+async function load(server: Server, scenario: Scenario, context: ScenarioContext, seconds: number) {
+  return autocannon({
+    url: `${server.url}${scenario.path}`,
+    method: scenario.method,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: scenario.headers ?? {},
+    ...(scenario.body ? { body: scenario.body(context) } : {}),
+  });
+}
+
+async function measure(target: string, server: Server): Promise<Row[]> {
+  const context = await prepareContext(server.url);
+  const rows: Row[] = [];
+  for (const scenario of SCENARIOS) {
+    await load(server, scenario, context, Math.min(2, DURATION));
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, treeRss(server.child.pid ?? 0))), 200);
+    const rounds = [];
+    for (let round = 0; round < ROUNDS; round += 1) rounds.push(await load(server, scenario, context, DURATION));
+    clearInterval(sampler);
+    rounds.sort((a, b) => a.requests.average - b.requests.average);
+    const median = rounds[Math.floor(rounds.length / 2)];
+    if (!median) continue;
+    const failed = median.non2xx + median.errors;
+    rows.push({
+      target,
+      scenario: scenario.name,
+      rps: Math.round(median.requests.average),
+      p50: median.latency.p50,
+      p99: median.latency.p99,
+      rssMiB: Math.round(peak / 1024 / 1024),
+      failed,
+    });
+    process.stderr.write(`${target.padEnd(8)} ${scenario.name.padEnd(34)} ${String(rows.at(-1)?.rps).padStart(6)} req/s  p99 ${median.latency.p99} ms  ${failed ? `(${failed} failed)` : ''}\n`);
+  }
+  return rows;
+}
+
+async function withDatabase<T>(work: (url: string) => Promise<T>): Promise<T> {
+  const name = `gatehouse_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  try {
+    return await work(url.toString());
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+function registerFixtures(extraEnv: Record<string, string>, dir: string): void {
+  const apis = path.join(dir, 'apis.json');
+  const clients = path.join(dir, 'clients.json');
+  writeFileSync(apis, JSON.stringify([{ identifier: BENCH_API, name: 'Bench API', scopes: BENCH_SCOPES.split(' '), token_format: 'jwt', access_token_ttl: 900, signing_alg: 'ES256' }]));
+  writeFileSync(clients, JSON.stringify([{ client_id: BENCH_CLIENT, client_secret: BENCH_SECRET, grant_types: ['client_credentials'], scope: BENCH_SCOPES }]));
+  runCli(['apis', 'import', apis], extraEnv);
+  runCli(['clients', 'import', clients], extraEnv);
+}
+
+async function gatehouse(target: string, port: number, dir: string, database: { url?: string; workers: number }): Promise<Row[]> {
+  const common = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: `http://127.0.0.1:${port}`,
+    GATEHOUSE_SECRET: randomBytes(32).toString('base64url'),
+    WORKERS: String(database.workers),
+    METRICS_PORT: 'off',
+    LOG_LEVEL: 'info',
+    // Limits stay on, high enough that the load generator (one address) is never refused.
+    RATE_LIMIT_IP_PER_MINUTE: '10000000',
+    RATE_LIMIT_CLIENT_PER_MINUTE: '10000000',
+  };
+  const extraEnv = database.url ? { ...common, DATABASE_URL: database.url } : { ...common, GATEHOUSE_DATA_DIR: path.join(dir, `data-${target}`) };
+  registerFixtures(extraEnv, dir);
+  const server = await start([path.join(ROOT, 'dist/src/main.js')], extraEnv, '/readyz', port);
+  try {
+    return await measure(target, server);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-'));
+  const rows: Row[] = [];
+  let port = 4600;
+  try {
+    if (TARGETS.includes('baseline')) {
+      const server = await start(['--import', 'tsx', path.join(ROOT, 'bench/baseline-server.ts'), String(++port)], {}, '/.well-known/openid-configuration', port);
+      try {
+        rows.push(...(await measure('baseline', server)));
+      } finally {
+        await server.stop();
+      }
+    }
+    for (const workers of [1, 2]) {
+      if (!TARGETS.includes(`pg-w${workers}`)) continue;
+      rows.push(...(await withDatabase((url) => gatehouse(`pg-w${workers}`, ++port, dir, { url, workers }))));
+    }
+    if (TARGETS.includes('pglite')) rows.push(...(await gatehouse('pglite', ++port, dir, { workers: 1 })));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpus: os.availableParallelism(), model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    settings: { durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS },
+    rows,
+  };
+  const out = path.join(ROOT, 'bench/results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(path.join(out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const markdown = renderMarkdown(report);
+  writeFileSync(path.join(out, 'latest.md'), markdown);
+  writeFileSync(path.join(out, 'latest.svg'), renderChart(rows));
+  process.stdout.write(markdown);
+}
+
+await main();

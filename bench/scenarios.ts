@@ -1,0 +1,55 @@
+/** What each scenario sends; the same requests to every target. */
+import { BENCH_API, BENCH_CLIENT, BENCH_SECRET } from './fixtures.js';
+
+export interface Scenario {
+  readonly name: string;
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly body?: (context: ScenarioContext) => string;
+  readonly headers?: Record<string, string>;
+}
+
+export interface ScenarioContext {
+  /** An opaque access token issued by the target, for introspection. */
+  readonly opaqueToken: string;
+}
+
+const basic = `Basic ${Buffer.from(`${BENCH_CLIENT}:${BENCH_SECRET}`).toString('base64')}`;
+const form = { 'content-type': 'application/x-www-form-urlencoded', authorization: basic };
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'client credentials (JWT, ES256)',
+    method: 'POST',
+    path: '/token',
+    headers: form,
+    body: () => new URLSearchParams({ grant_type: 'client_credentials', scope: 'bench:read', resource: BENCH_API }).toString(),
+  },
+  {
+    name: 'client credentials (opaque)',
+    method: 'POST',
+    path: '/token',
+    headers: form,
+    body: () => new URLSearchParams({ grant_type: 'client_credentials', scope: 'bench:read' }).toString(),
+  },
+  {
+    name: 'introspection (opaque)',
+    method: 'POST',
+    path: '/token/introspection',
+    headers: form,
+    body: (context) => new URLSearchParams({ token: context.opaqueToken }).toString(),
+  },
+  { name: 'discovery', method: 'GET', path: '/.well-known/openid-configuration' },
+  { name: 'JWKS', method: 'GET', path: '/jwks' },
+];
+
+export async function prepareContext(base: string): Promise<ScenarioContext> {
+  const response = await fetch(`${base}/token`, {
+    method: 'POST',
+    headers: form,
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'bench:read' }),
+  });
+  if (!response.ok) throw new Error(`could not get a token from ${base}: ${response.status} ${await response.text()}`);
+  const { access_token: opaqueToken } = (await response.json()) as { access_token: string };
+  return { opaqueToken };
+}
