@@ -16,6 +16,7 @@ import type { SigningKeyStore } from '../keys/store.js';
 import type { ClientStore } from '../clients/store.js';
 import { providerConfiguration, type ProviderDependencies, type ProviderState } from './configuration.js';
 import { widenFormAction } from '../security/headers.js';
+import { documentCache } from './document-cache.js';
 
 export interface LiveProviderDependencies extends ProviderDependencies {
   readonly keys: SigningKeyStore;
@@ -97,6 +98,7 @@ export class LiveProvider {
       return typeof this.clientSecret === 'string' && clients.verifySecret(actual, this.clientSecret);
     };
     const jwksCacheControl = `public, max-age=${this.deps.config.keys.jwksCacheMaxAge}`;
+    provider.use(documentCache());
     provider.use(async (ctx, next) => {
       await next();
       const route = ctx.oidc?.route;

@@ -14,6 +14,15 @@ const TOKEN_ENDPOINTS = new Set(['/token', '/token/introspection', '/token/revoc
 export function tokenRequests(): Middleware {
   return async (ctx, next) => {
     if (ctx.method !== 'POST' || !TOKEN_ENDPOINTS.has(ctx.path) || !ctx.is('application/x-www-form-urlencoded')) return next();
+    // The hot path: a token request with Basic credentials names its client in the header, and
+    // only introspection and revocation can carry a JWT to swap, so the body stays unread.
+    if (ctx.path === '/token') {
+      const fromHeader = clientIdOf(ctx.get('authorization') || undefined, {});
+      if (fromHeader) {
+        ctx.state['clientId'] = fromHeader;
+        return next();
+      }
+    }
     let body: Buffer;
     try {
       body = await readFormBody(ctx.req);

@@ -94,3 +94,15 @@ describe('JWT-2 rotation without a failed verification', () => {
     expect(rp.fetches).toBeGreaterThan(3);
   }, 30_000);
 });
+
+describe('document cache', () => {
+  it('publishes a rotated key at once although discovery and JWKS are served from memory', async () => {
+    const [first] = replicas as [TestServer];
+    const before = ((await (await fetch(`${first.issuer}/jwks`)).json()) as { keys: JWK[] }).keys.map((key) => key.kid);
+    const { kids } = await first.gatehouse.services.keys.rotate(60);
+    await first.gatehouse.services.feed.publish('keys');
+    await expect
+      .poll(async () => ((await (await fetch(`${first.issuer}/jwks`)).json()) as { keys: JWK[] }).keys.map((key) => key.kid), { timeout: 3000 })
+      .toEqual(expect.arrayContaining([...before, ...kids.filter((kid) => !kid.startsWith('cookie-'))]));
+  });
+});

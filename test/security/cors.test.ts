@@ -68,6 +68,17 @@ describe('NET-4 CORS', () => {
     expect(token.headers.get('access-control-allow-origin')).toBe(REGISTERED);
   });
 
+  it('keeps foreign origins out when discovery and JWKS are served from the document cache', async () => {
+    for (const path of ['/jwks', '/.well-known/openid-configuration']) {
+      await fetch(`${server.issuer}${path}`, { headers: { origin: REGISTERED } });
+      const cached = await fetch(`${server.issuer}${path}`, { headers: { origin: STRANGER } });
+      expect(cached.status).toBe(200);
+      expect(cached.headers.get('access-control-allow-origin')).toBeNull();
+      const again = await fetch(`${server.issuer}${path}`, { headers: { origin: REGISTERED } });
+      expect(again.headers.get('access-control-allow-origin')).toBe(REGISTERED);
+    }
+  });
+
   it('offers no CORS on endpoints browsers do not need (introspection, authorization)', async () => {
     expect((await preflight('/token/introspection', REGISTERED)).headers.get('access-control-allow-origin')).toBeNull();
     const introspection = await fetch(`${server.issuer}/token/introspection`, {
