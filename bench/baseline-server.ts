@@ -4,7 +4,7 @@
  */
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { type Configuration } from 'oidc-provider';
-import { BENCH_API, BENCH_CLIENT, BENCH_SCOPES, BENCH_SECRET } from './fixtures.js';
+import { BENCH_API, BENCH_CLIENT, BENCH_SCOPES, BENCH_SECRET, BENCH_SPA, BENCH_SPA_REDIRECT } from './fixtures.js';
 
 const port = Number(process.argv[2] ?? 4000);
 const issuer = `http://127.0.0.1:${port}`;
@@ -23,10 +23,19 @@ const configuration: Configuration = {
       redirect_uris: [],
       scope: BENCH_SCOPES,
     },
+    {
+      client_id: BENCH_SPA,
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [BENCH_SPA_REDIRECT],
+      scope: 'openid offline_access',
+    },
   ],
   scopes: ['openid', 'offline_access', ...BENCH_SCOPES.split(' ')],
   features: {
-    devInteractions: { enabled: false },
+    // The engine's own development login pages stand in for a login UI (no password hashing).
+    devInteractions: { enabled: true },
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
     resourceIndicators: {
@@ -36,6 +45,7 @@ const configuration: Configuration = {
     },
   },
   ttl: { ClientCredentials: 900, AccessToken: 900 },
+  rotateRefreshToken: true,
 };
 
 const provider = new Provider(issuer, configuration);

@@ -3,3 +3,7 @@ export const BENCH_API = 'https://bench-api.example';
 export const BENCH_CLIENT = 'bench-service';
 export const BENCH_SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 export const BENCH_SCOPES = 'bench:read bench:write';
+export const BENCH_SPA = 'bench-spa';
+export const BENCH_SPA_REDIRECT = 'https://bench-app.example/cb';
+export const BENCH_USER = 'bench-user';
+export const BENCH_PASSWORD = 'bench-password-0123456789';

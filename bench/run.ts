@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { BENCH_API, BENCH_CLIENT, BENCH_SCOPES, BENCH_SECRET } from './fixtures.js';
+import { BENCH_API, BENCH_CLIENT, BENCH_PASSWORD, BENCH_SCOPES, BENCH_SECRET, BENCH_SPA, BENCH_SPA_REDIRECT, BENCH_USER } from './fixtures.js';
+import { loginRate, refreshRate, signIn, type UserTokens } from './user-flows.js';
 import { renderChart, renderMarkdown, type Row } from './report.js';
 import { SCENARIOS, prepareContext, type Scenario, type ScenarioContext } from './scenarios.js';
 
@@ -61,11 +62,12 @@ function start(command: string[], extraEnv: Record<string, string>, readyPath: s
   }));
 }
 
-function runCli(args: string[], extraEnv: Record<string, string>): void {
+function runCli(args: string[], extraEnv: Record<string, string>, input?: string): void {
   const { status } = spawnSync(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), ...args], {
     cwd: ROOT,
     env: { ...env, ...extraEnv },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    input: input ?? '',
+    stdio: ['pipe', 'ignore', 'inherit'],
   });
   if (status !== 0) throw new Error(`gatehouse ${args.join(' ')} failed`);
 }
@@ -122,8 +124,51 @@ async function measure(target: string, server: Server): Promise<Row[]> {
       rssMiB: Math.round(peak / 1024 / 1024),
       failed,
     });
-    process.stderr.write(`${target.padEnd(8)} ${scenario.name.padEnd(34)} ${String(rows.at(-1)?.rps).padStart(6)} req/s  p99 ${median.latency.p99} ms  ${failed ? `(${failed} failed)` : ''}\n`);
+    report(rows.at(-1));
   }
+  rows.push(...(await measureUserFlows(target, server)));
+  return rows;
+}
+
+function report(row: Row | undefined): void {
+  if (!row) return;
+  process.stderr.write(`${row.target.padEnd(8)} ${row.scenario.padEnd(36)} ${String(row.rps).padStart(6)}/s  p99 ${row.p99} ms  ${row.failed ? `(${row.failed} failed)` : ''}\n`);
+}
+
+/** Scenarios that need signed-in users: refresh-token grant, userinfo, and whole sign-ins. */
+async function measureUserFlows(target: string, server: Server): Promise<Row[]> {
+  const users: UserTokens[] = [];
+  for (let i = 0; i < CONNECTIONS; i += 4) users.push(...(await Promise.all([0, 1, 2, 3].map(() => signIn(server.url)))));
+  const rows: Row[] = [];
+  const sample = async (name: string, run: (seconds: number) => Promise<{ rps: number; p50: number; p99: number; failed: number }>) => {
+    await run(Math.min(2, DURATION));
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, treeRss(server.child.pid ?? 0))), 200);
+    const rounds = [];
+    for (let round = 0; round < ROUNDS; round += 1) rounds.push(await run(DURATION));
+    clearInterval(sampler);
+    rounds.sort((a, b) => a.rps - b.rps);
+    const median = rounds[Math.floor(rounds.length / 2)];
+    if (!median) return;
+    rows.push({ target, scenario: name, rps: Math.round(median.rps * 10) / 10, p50: median.p50, p99: median.p99, rssMiB: Math.round(peak / 2 ** 20), failed: median.failed });
+    report(rows.at(-1));
+  };
+  // One rotating chain per worker; each round continues the chains where the last one left them.
+  const chains = users.map((user) => user.refreshToken);
+  await sample('refresh-token grant (rotating)', async (seconds) => {
+    const result = await refreshRate(server.url, chains, seconds);
+    return { rps: result.perSecond, p50: result.p50, p99: result.p99, failed: result.failed };
+  });
+  // A user of its own, so the refresh chains' grants do not matter here.
+  const { accessToken } = await signIn(server.url);
+  await sample('userinfo', async (seconds) => {
+    const result = await autocannon({ url: `${server.url}/me`, connections: CONNECTIONS, duration: seconds, headers: { authorization: `Bearer ${accessToken}` } });
+    return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, failed: result.non2xx + result.errors };
+  });
+  await sample('complete sign-ins (login, consent, code)', async (seconds) => {
+    const result = await loginRate(server.url, 8, seconds);
+    return { rps: result.perSecond, p50: result.p50, p99: result.p99, failed: result.failed };
+  });
   return rows;
 }
 
@@ -146,9 +191,22 @@ function registerFixtures(extraEnv: Record<string, string>, dir: string): void {
   const apis = path.join(dir, 'apis.json');
   const clients = path.join(dir, 'clients.json');
   writeFileSync(apis, JSON.stringify([{ identifier: BENCH_API, name: 'Bench API', scopes: BENCH_SCOPES.split(' '), token_format: 'jwt', access_token_ttl: 900, signing_alg: 'ES256' }]));
-  writeFileSync(clients, JSON.stringify([{ client_id: BENCH_CLIENT, client_secret: BENCH_SECRET, grant_types: ['client_credentials'], scope: BENCH_SCOPES }]));
+  writeFileSync(
+    clients,
+    JSON.stringify([
+      { client_id: BENCH_CLIENT, client_secret: BENCH_SECRET, grant_types: ['client_credentials'], scope: BENCH_SCOPES },
+      {
+        client_id: BENCH_SPA,
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        redirect_uris: [BENCH_SPA_REDIRECT],
+        scope: 'openid offline_access',
+      },
+    ]),
+  );
   runCli(['apis', 'import', apis], extraEnv);
   runCli(['clients', 'import', clients], extraEnv);
+  runCli(['users', 'create', BENCH_USER, '--password-stdin'], extraEnv, BENCH_PASSWORD);
 }
 
 async function gatehouse(target: string, port: number, dir: string, database: { url?: string; workers: number }): Promise<Row[]> {
@@ -163,6 +221,8 @@ async function gatehouse(target: string, port: number, dir: string, database: { 
     // Limits stay on, high enough that the load generator (one address) is never refused.
     RATE_LIMIT_IP_PER_MINUTE: '10000000',
     RATE_LIMIT_CLIENT_PER_MINUTE: '10000000',
+    // Every benchmark sign-in is the same user: keep all their sessions (and refresh chains) alive.
+    MAX_SESSIONS_PER_ACCOUNT: '1000',
   };
   const extraEnv = database.url ? { ...common, DATABASE_URL: database.url } : { ...common, GATEHOUSE_DATA_DIR: path.join(dir, `data-${target}`) };
   registerFixtures(extraEnv, dir);
