@@ -1,5 +1,6 @@
 /** The account area's pages: sessions and password. Every page carries a sign-out control (SESS-4). */
 import { html, type SafeHtml } from '../interactions/views/html.js';
+import { layout } from '../interactions/views/layout.js';
 
 export interface SessionView {
   readonly handle: string;
@@ -13,29 +14,12 @@ export interface SessionView {
 const when = (date: Date) => date.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
 
 function accountLayout(title: string, csrf: string, body: SafeHtml): SafeHtml {
-  return html`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="same-origin">
-<title>${title} · Gatehouse</title>
-<link rel="stylesheet" href="/assets/gatehouse.css">
-</head>
-<body>
-<header class="bar">
-  <span class="brand">Gatehouse</span>
-  <nav class="actions inline">
+  const nav = html`<nav class="actions inline">
     <a href="/account">Sessions</a>
     <a href="/account/password">Password</a>
     <form method="post" action="/account/sign-out"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Sign out</button></form>
-  </nav>
-</header>
-<main class="wide">
-${body}
-</main>
-</body>
-</html>`;
+  </nav>`;
+  return layout({ title, wide: true, nav }, body);
 }
 
 export function sessionsPage(view: { username: string; csrf: string; sessions: readonly SessionView[]; notice?: string }): SafeHtml {

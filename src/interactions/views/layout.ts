@@ -5,6 +5,8 @@ export interface LayoutOptions {
   /** Shown to a signed-in user: every such page carries a sign-out control (SESS-4). */
   readonly signedIn?: boolean;
   readonly wide?: boolean;
+  /** Replaces the default header controls (the account area has its own navigation). */
+  readonly nav?: SafeHtml;
 }
 
 export function layout(options: LayoutOptions, body: SafeHtml): SafeHtml {
@@ -20,7 +22,7 @@ export function layout(options: LayoutOptions, body: SafeHtml): SafeHtml {
 <body>
 <header class="bar">
   <span class="brand">Gatehouse</span>
-  ${options.signedIn ? html`<a class="button secondary" href="/session/end">Sign out</a>` : ''}
+  ${options.nav ?? (options.signedIn ? html`<a class="button secondary" href="/session/end">Sign out</a>` : '')}
 </header>
 <main${options.wide ? html` class="wide"` : ''}>
 ${body}
