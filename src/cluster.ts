@@ -15,7 +15,9 @@ const RESTART_DELAY_MS = 1000;
 
 export function runPrimary(config: Config, logger: Logger): void {
   let stopping = false;
-  const fork = () => cluster.fork({ GATEHOUSE_WORKER: '1' });
+  const fork = () => {
+    if (!stopping) cluster.fork({ GATEHOUSE_WORKER: '1' });
+  };
   for (let i = 0; i < config.workers; i += 1) fork();
   logger.info({ workers: config.workers }, 'started worker processes');
 

@@ -75,7 +75,7 @@ export async function openServices(config: Config, options: OpenOptions): Promis
       clients: new ClientStore(db.knex, masterSecret, feed),
       resourceServers: new ResourceServerStore(db.knex, feed),
       accounts: new AccountStore(db.knex),
-      sessions: new SessionStore(db.knex, config.sessions.maxPerAccount),
+      sessions: new SessionStore(db.knex, config.sessions.maxPerAccount, config.ttl.sessionMaxAge),
       rateLimits,
       async close() {
         await rateLimits.close();

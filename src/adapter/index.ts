@@ -17,6 +17,7 @@ export interface ClientSource {
 
 export interface SessionSink {
   save(id: string, payload: Record<string, unknown>, expiresIn: number | undefined, metadata: SessionMetadata): Promise<unknown>;
+  endSession(id: string): Promise<void>;
 }
 
 export interface StructuredTokenSource {
@@ -106,6 +107,8 @@ class RecordAdapter implements Adapter {
   }
   async destroy(id: string) {
     if (this.structured && STRUCTURED_MODELS.has(this.model) && (await this.structured.destroy(id))) return;
+    // A destroyed session (logout, or the old id after sign-in) must stay gone.
+    if (this.model === 'Session') await this.sessions.endSession(id);
     await this.records.destroy(this.model, id);
   }
   revokeByGrantId(grantId: string) {

@@ -45,6 +45,9 @@ export function adminAuthentication(deps: AdminAuthDependencies): Middleware {
       return refuse(ctx, 401, 'invalid_token', 'the access token is not valid for the admin API');
     }
     const clientId = String(claims['client_id']);
+    // Only a client's own (client-credentials) token: a token acting for a user would outlive
+    // that user's logout or disabling, which the admin API must not.
+    if (claims['sub'] !== clientId) return refuse(ctx, 401, 'invalid_token', 'the admin API takes client-credentials tokens only');
     if ((await deps.isRevoked(String(claims['jti']))) || !(await deps.clientExists(clientId))) {
       return refuse(ctx, 401, 'invalid_token', 'the access token has been revoked');
     }

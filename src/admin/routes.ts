@@ -4,7 +4,8 @@
  */
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
+import { payloadHasNul } from '../adapter/records.js';
 import type { Logger } from 'pino';
 import { registerResourceServers } from '../apis/register.js';
 import { registerClients } from '../clients/register.js';
@@ -24,7 +25,13 @@ export interface AdminDependencies {
   readonly logger: Logger;
 }
 
-const json = bodyParser({ enableTypes: ['json'], jsonLimit: '256kb', encoding: 'utf-8' });
+const parseJson = bodyParser({ enableTypes: ['json'], jsonLimit: '256kb', encoding: 'utf-8' });
+// API-3: PostgreSQL cannot store U+0000; refuse it with the other bad input rather than fail later.
+const json: Middleware = async (ctx, next) =>
+  parseJson(ctx, async () => {
+    if (payloadHasNul(ctx.request.body)) throw new ValidationError(['values must not contain NUL characters']);
+    await next();
+  });
 
 function notFound(what: string): never {
   const error = new Error(`${what} not found`) as Error & { status: number; expose: boolean };
@@ -109,6 +116,7 @@ export function adminRoutes(deps: AdminDependencies): Router {
   });
   router.put('/users/:username/password', write, json, async (ctx) => {
     const { password } = parseOrThrow(passwordBody, ctx.request.body);
+    await accountOf(ctx.params['username'] ?? '');
     const account = await services.accounts.setPassword(ctx.params['username'] ?? '', password);
     audit(ctx, 'user.password', account.username);
     ctx.status = 204;

@@ -11,6 +11,7 @@ import { registerClients } from '../clients/register.js';
 import { ConfigError, configFromProcessEnvironment } from '../config/index.js';
 import { DataDirInUseError } from '../db/data-dir-lock.js';
 import { migrateToLatest } from '../db/migrate.js';
+import { payloadHasNul } from '../adapter/records.js';
 import { keyRetention } from '../provider/live.js';
 import { createLogger } from '../observability/logger.js';
 import { buildLiveProvider, openServices, type Services } from '../services.js';
@@ -45,11 +46,14 @@ Options:
 async function readJsonFile(file: string | undefined): Promise<unknown> {
   if (!file) throw new UsageError('a FILE argument is required');
   const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new ValidationError([`${file} is not valid JSON: ${(error as Error).message}`]);
   }
+  if (payloadHasNul(parsed)) throw new ValidationError([`${file}: values must not contain NUL characters`]);
+  return parsed;
 }
 
 async function readStdin(): Promise<string> {

@@ -147,8 +147,9 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
         formTargets: client.redirectUris ?? [],
       });
 
-    // API-2: a throttled name or address is not even checked (so guessing gains nothing).
-    const wait = await deps.throttle.secondsToWait(username, ctx.ip);
+    // API-2: every attempt is counted before its password is checked; a throttled one is not
+    // checked at all (so guessing gains nothing, in series or in parallel).
+    const wait = await deps.throttle.begin(username, ctx.ip);
     if (wait > 0) {
       deps.logger.warn({ event: 'login_throttled', username, clientId: client.clientId, ip: ctx.ip, wait }, 'login throttled');
       ctx.set('Retry-After', String(wait));
@@ -158,7 +159,6 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     }
     const account = parsed.success ? await deps.accounts.authenticate(parsed.data.username, parsed.data.password) : undefined;
     if (!account) {
-      await deps.throttle.failed(username, ctx.ip);
       deps.metrics?.logins.inc({ result: 'failed' });
       deps.logger.warn({ event: 'login_failed', username, clientId: client.clientId, ip: ctx.ip }, 'login failed');
       retry(401, 'The username or password is incorrect.');

@@ -14,11 +14,14 @@ interface Document {
   readonly cacheControl: string | undefined;
 }
 
-export function documentCache(): Middleware {
+export function documentCache(issuer: string): Middleware {
   const documents = new Map<string, Document>();
   return async (ctx, next) => {
     if (ctx.method !== 'GET' || !CACHED_PATHS.has(ctx.path) || ctx.querystring) return next();
-    const key = `${ctx.protocol}://${ctx.host}${ctx.path}`;
+    // The engine builds the document from the request's own URL (Host, or an absolute request
+    // line): only a request addressed exactly to the issuer may fill or read the shared copy.
+    const key = `${issuer}${ctx.path}`;
+    if (ctx.href !== key || !ctx.originalUrl.startsWith('/')) return next();
     const cached = documents.get(key);
     if (cached) {
       const origin = ctx.get('origin');
@@ -32,7 +35,7 @@ export function documentCache(): Middleware {
       return;
     }
     await next();
-    if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object' && documents.size < 64) {
+    if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
       documents.set(key, {
         body: JSON.stringify(ctx.body),
         type: ctx.response.get('content-type') || 'application/json; charset=utf-8',

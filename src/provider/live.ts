@@ -98,7 +98,7 @@ export class LiveProvider {
       return typeof this.clientSecret === 'string' && clients.verifySecret(actual, this.clientSecret);
     };
     const jwksCacheControl = `public, max-age=${this.deps.config.keys.jwksCacheMaxAge}`;
-    provider.use(documentCache());
+    provider.use(documentCache(this.deps.config.issuer));
     provider.use(async (ctx, next) => {
       await next();
       const route = ctx.oidc?.route;

@@ -13,6 +13,8 @@ interface Window {
   shared: number;
   /** Requests this process allowed since the last sync. */
   pending: number;
+  /** Requests on their way to the store in a sync that has not answered yet. */
+  sending: number;
   /** When the store's window for this key ends. */
   endsAt: number;
 }
@@ -37,10 +39,10 @@ export class BatchedLimiter implements Limiter {
     const now = Date.now();
     let window = this.#windows.get(key);
     if (!window || window.endsAt <= now) {
-      window = { shared: 0, pending: 0, endsAt: now + this.durationSeconds * 1000 };
+      window = { shared: 0, pending: 0, sending: 0, endsAt: now + this.durationSeconds * 1000 };
       this.#windows.set(key, window);
     }
-    const used = window.shared + window.pending + 1;
+    const used = window.shared + window.sending + window.pending + 1;
     if (used > this.points) {
       throw new RateLimiterRes(0, Math.max(1, window.endsAt - now), used, false);
     }
@@ -70,14 +72,17 @@ export class BatchedLimiter implements Limiter {
         const delta = window.pending;
         if (delta === 0) return;
         window.pending = 0;
+        window.sending += delta;
         try {
           const res = await this.store.penalty(key, delta);
           window.shared = Math.max(window.shared + delta, res.consumedPoints);
-          window.endsAt = Date.now() + res.msBeforeNext;
+          if (res.msBeforeNext > 0) window.endsAt = Date.now() + res.msBeforeNext;
         } catch {
           // The store is unreachable: keep counting locally and try again next time.
           window.pending += delta;
           this.#scheduleSync();
+        } finally {
+          window.sending -= delta;
         }
       }),
     );

@@ -6,6 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
+import { endpointOf } from './token-requests.js';
 
 const BROWSER_ENDPOINTS: Record<string, string> = {
   '/token': 'POST',
@@ -36,7 +37,7 @@ export function corsPolicy(registeredOrigins: () => Promise<ReadonlySet<string>>
     const origin = ctx.get('origin');
     if (!origin) return next();
     ctx.vary('Origin');
-    const methods = BROWSER_ENDPOINTS[ctx.path];
+    const methods = BROWSER_ENDPOINTS[endpointOf(ctx.path)];
     const allowed = methods !== undefined && (await registeredOrigins()).has(origin);
     if (ctx.method === 'OPTIONS' && ctx.get('access-control-request-method')) {
       ctx.status = 204;

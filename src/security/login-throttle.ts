@@ -43,38 +43,54 @@ export class LoginThrottle {
     return [`${account}|${ip}`, account, ip];
   }
 
-  /** Seconds to wait before this attempt may be checked at all (0: go ahead). */
-  async secondsToWait(username: string, ip: string): Promise<number> {
+  /**
+   * Counts this attempt before its password is checked, so parallel attempts cannot all slip
+   * through one free slot. Returns seconds to wait (the attempt is then not checked and not
+   * counted), or 0 to go ahead. Past the free allowance only one attempt at a time gets through
+   * each wait (the wait limiter holds a single point), and the next wait doubles.
+   */
+  async begin(username: string, ip: string): Promise<number> {
     const keys = this.keys(username, ip);
-    const waits = await Promise.all(
-      this.#counters.map(async (counter, i) => {
-        const state = await counter.wait.get(keys[i] ?? '');
-        return state && state.consumedPoints > 1 ? Math.ceil(state.msBeforeNext / 1000) : 0;
-      }),
-    );
-    return Math.max(0, ...waits);
+    const counted: Counter[] = [];
+    let wait = 0;
+    for (const [i, counter] of this.#counters.entries()) {
+      const key = keys[i] ?? '';
+      const before = await counter.wait.get(key);
+      if (before && before.consumedPoints > 1) {
+        wait = Math.max(wait, Math.ceil(before.msBeforeNext / 1000));
+        continue;
+      }
+      const failures = (await counter.failures.penalty(key, 1)).consumedPoints;
+      counted.push(counter);
+      const excess = failures - counter.free;
+      if (excess <= 0) continue;
+      try {
+        await counter.wait.consume(key);
+      } catch (blocked) {
+        wait = Math.max(wait, Math.ceil(((blocked as { msBeforeNext?: number }).msBeforeNext ?? 1000) / 1000));
+        continue;
+      }
+      await counter.wait.block(key, Math.min(2 ** (excess - 1), this.settings.maxDelaySeconds));
+    }
+    if (wait > 0) {
+      // Refused attempts are not checked, so they do not count against the real user either.
+      await Promise.all(counted.map((counter) => counter.failures.reward(keys[this.#counters.indexOf(counter)] ?? '', 1)));
+    }
+    return wait;
   }
 
-  async failed(username: string, ip: string): Promise<void> {
-    const keys = this.keys(username, ip);
-    await Promise.all(
-      this.#counters.map(async (counter, i) => {
-        const key = keys[i] ?? '';
-        const res = await counter.failures.penalty(key, 1);
-        const excess = res.consumedPoints - counter.free;
-        if (excess > 0) {
-          const delay = Math.min(2 ** (excess - 1), this.settings.maxDelaySeconds);
-          await counter.wait.block(key, delay);
-        }
-      }),
-    );
-  }
-
-  /** A success forgives this browser's failures on this account, not the account's or the IP's. */
+  /**
+   * A success forgives this browser's failures on this account, and takes back the count
+   * `begin` added to the account's and the address's totals (their other failures stand).
+   */
   async succeeded(username: string, ip: string): Promise<void> {
-    const [accountIp] = this.keys(username, ip);
-    const counter = this.#counters[0];
-    if (!counter || !accountIp) return;
-    await Promise.all([counter.failures.delete(accountIp), counter.wait.delete(accountIp)]);
+    const keys = this.keys(username, ip);
+    const [accountIp, account, address] = this.#counters;
+    await Promise.all([
+      accountIp?.failures.delete(keys[0] ?? ''),
+      accountIp?.wait.delete(keys[0] ?? ''),
+      account?.failures.reward(keys[1] ?? '', 1),
+      address?.failures.reward(keys[2] ?? '', 1),
+    ]);
   }
 }

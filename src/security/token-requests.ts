@@ -11,12 +11,19 @@ import { BodyTooLarge, clientIdOf, parseForm, readFormBody, replayRequest } from
 
 const TOKEN_ENDPOINTS = new Set(['/token', '/token/introspection', '/token/revocation']);
 
+/** The engine's router ignores case and a trailing slash; so must the edge, or `/TOKEN/` slips past. */
+export function endpointOf(path: string): string {
+  const folded = path.toLowerCase();
+  return folded.length > 1 && folded.endsWith('/') ? folded.slice(0, -1) : folded;
+}
+
 export function tokenRequests(): Middleware {
   return async (ctx, next) => {
-    if (ctx.method !== 'POST' || !TOKEN_ENDPOINTS.has(ctx.path) || !ctx.is('application/x-www-form-urlencoded')) return next();
+    const endpoint = endpointOf(ctx.path);
+    if (ctx.method !== 'POST' || !TOKEN_ENDPOINTS.has(endpoint) || !ctx.is('application/x-www-form-urlencoded')) return next();
     // The hot path: a token request with Basic credentials names its client in the header, and
     // only introspection and revocation can carry a JWT to swap, so the body stays unread.
-    if (ctx.path === '/token') {
+    if (endpoint === '/token') {
       const fromHeader = clientIdOf(ctx.get('authorization') || undefined, {});
       if (fromHeader) {
         ctx.state['clientId'] = fromHeader;
@@ -27,16 +34,16 @@ export function tokenRequests(): Middleware {
     try {
       body = await readFormBody(ctx.req);
     } catch (error) {
-      if (error instanceof BodyTooLarge) {
-        ctx.status = 413;
-        ctx.body = { error: 'invalid_request', error_description: 'the request body is too large' };
-        return;
-      }
-      throw error;
+      ctx.status = error instanceof BodyTooLarge ? 413 : 400;
+      ctx.body = {
+        error: 'invalid_request',
+        error_description: error instanceof BodyTooLarge ? 'the request body is too large' : 'the request body could not be read',
+      };
+      return;
     }
     const form = parseForm(body);
     ctx.state['clientId'] = clientIdOf(ctx.get('authorization') || undefined, form);
-    const substitution = ctx.path === '/token' ? undefined : substitutionFor(form['token']);
+    const substitution = endpoint === '/token' ? undefined : substitutionFor(form['token']);
     if (substitution) {
       const engineRequest = replayRequest(ctx.req, Buffer.from(stringify({ ...form, token: substitution.handle }), 'utf8'));
       attachSubstitution(engineRequest, substitution);

@@ -36,6 +36,10 @@ interface SessionRow {
 }
 
 const MODEL = 'Session';
+// An ended session's id, kept as long as the session could have lived: the engine saves the
+// session it loaded at the end of every request, and a request already under way when the
+// session ended must not bring it back.
+const ENDED = 'EndedSession';
 
 function grantIdsOf(payload: Payload): string[] {
   const authorizations = payload['authorizations'];
@@ -49,6 +53,7 @@ export class SessionStore {
   constructor(
     private readonly knex: Knex,
     private readonly maxPerAccount: number,
+    private readonly endedRetentionSeconds: number,
   ) {}
 
   /** Saves a session as oidc-provider asks; returns the uids of sessions ended to respect the limit. */
@@ -74,6 +79,7 @@ export class SessionStore {
         await trx('oidc_records').where({ model: MODEL, id }).update(columns);
         return [];
       }
+      if (await trx('oidc_records').select('id').where({ model: ENDED, id }).first()) return [];
       await trx('oidc_records').insert({ model: MODEL, id, ...columns });
       return accountId ? this.endBeyondLimit(trx, accountId) : [];
     });
@@ -91,9 +97,20 @@ export class SessionStore {
     return surplus.map((row) => row.uid);
   }
 
+  /** Remembers that these session ids ended, so a late save cannot re-create them. */
+  async markEnded(db: Knex, ids: readonly string[]): Promise<void> {
+    if (!ids.length) return;
+    const expiresAt = new Date(Date.now() + this.endedRetentionSeconds * 1000);
+    await db('oidc_records')
+      .insert(ids.map((id) => ({ model: ENDED, id, payload: '{}', expires_at: expiresAt })))
+      .onConflict(['model', 'id'])
+      .ignore();
+  }
+
   private async endRows(trx: Knex, rows: readonly Pick<SessionRow, 'id' | 'payload'>[]): Promise<void> {
     if (!rows.length) return;
     const grantIds = rows.flatMap((row) => grantIdsOf(row.payload));
+    await this.markEnded(trx, rows.map((row) => row.id));
     await trx('oidc_records').where('model', MODEL).whereIn('id', rows.map((row) => row.id)).delete();
     if (grantIds.length) {
       await trx('oidc_records')
@@ -101,6 +118,11 @@ export class SessionStore {
         .orWhere((q) => q.where('model', 'Grant').whereIn('id', grantIds))
         .delete();
     }
+  }
+
+  /** The engine destroyed a session (logout, or its old id after sign-in). */
+  async endSession(id: string): Promise<void> {
+    await this.markEnded(this.knex, [id]);
   }
 
   /** The account's live sessions, most recently active first. */

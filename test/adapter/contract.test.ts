@@ -30,7 +30,7 @@ describe.each(['postgres', 'embedded'] as const)('oidc-provider adapter on %s', 
     }
     await migrateToLatest(db);
     records = new OidcRecords(db.knex, GRACE_SECONDS);
-    adapterFor = createAdapterFactory({ records, clients: { find: async () => undefined }, sessions: new SessionStore(db.knex, 5) });
+    adapterFor = createAdapterFactory({ records, clients: { find: async () => undefined }, sessions: new SessionStore(db.knex, 5, 3600) });
   });
 
   afterAll(async () => {

@@ -58,6 +58,39 @@ describe('OPS-3 admin API authorisation', () => {
     expect((await admin('/clients', otherApiToken)).status).toBe(401);
   });
 
+  it("refuses an admin-API token issued for a user (it would outlive the user's logout)", async () => {
+    const { registerClient } = await import('../support/fixtures.js');
+    await registerClient(server, {
+      client_id: 'admin-console',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['https://console.test.example/cb'],
+      scope: 'openid admin:read',
+    });
+    const password = `pw-${randomBytes(12).toString('base64url')}`;
+    await server.gatehouse.services.accounts.create({ username: 'operator' }, password);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = new URL(`${server.issuer}/auth`);
+    url.search = new URLSearchParams({
+      client_id: 'admin-console',
+      response_type: 'code',
+      scope: 'openid admin:read',
+      resource: ADMIN_API,
+      redirect_uri: 'https://console.test.example/cb',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 'st',
+    }).toString();
+    const callback = await new HttpBrowser().authorize(url, server.issuer, { username: 'operator', password });
+    const token = await fetch(`${server.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: callback.searchParams.get('code') ?? '', code_verifier: verifier, redirect_uri: 'https://console.test.example/cb', client_id: 'admin-console' }),
+    });
+    const { access_token: userToken } = (await token.json()) as { access_token: string };
+    expect(userToken.split('.')).toHaveLength(3);
+    expect((await admin('/clients', userToken)).status).toBe(401);
+  });
+
   it('lets admin:read read but not write (403 insufficient_scope)', async () => {
     expect((await admin('/clients', reader)).status).toBe(200);
     const response = await admin('/users', reader, { method: 'POST', body: { username: 'nope', password: 'x'.repeat(20) } });
@@ -138,6 +171,11 @@ describe('OPS-3 admin API operations', () => {
     await expect
       .poll(async () => ((await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid), { timeout: 5000 })
       .toEqual(expect.arrayContaining(kids.filter((kid) => !kid.startsWith('cookie-'))));
+  });
+
+  it('refuses NUL characters in JSON bodies with a 400, and answers 404 for unknown users', async () => {
+    expect((await admin('/users', writer, { method: 'POST', body: { username: 'nul', name: 'a\u0000b', password: 'x'.repeat(20) } })).status).toBe(400);
+    expect((await admin('/users/nobody/password', writer, { method: 'PUT', body: { password: 'y'.repeat(20) } })).status).toBe(404);
   });
 
   it('rejects malformed JSON with a 400', async () => {

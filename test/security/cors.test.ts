@@ -1,4 +1,5 @@
 /** NET-4: CORS only for registered web origins, only where browsers need it, never `*` with credentials. */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerApi, registerSpaClient } from '../support/fixtures.js';
 import { createTestStorage, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
@@ -76,6 +77,26 @@ describe('NET-4 CORS', () => {
       expect(cached.headers.get('access-control-allow-origin')).toBeNull();
       const again = await fetch(`${server.issuer}${path}`, { headers: { origin: REGISTERED } });
       expect(again.headers.get('access-control-allow-origin')).toBe(REGISTERED);
+    }
+  });
+
+  it('cannot be poisoned by a request that names another host', async () => {
+    const { port } = new URL(server.issuer);
+    const poisoned = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => {
+        socket.write(`GET http://evil.example/jwks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+        socket.write(`GET http://evil.example/.well-known/openid-configuration HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+      });
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk.toString()));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    expect(poisoned).toContain('HTTP/1.1');
+    for (let i = 0; i < 2; i += 1) {
+      const discovery = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
+      expect(discovery['token_endpoint']).toBe(`${server.issuer}/token`);
+      expect(discovery['jwks_uri']).toBe(`${server.issuer}/jwks`);
     }
   });
 

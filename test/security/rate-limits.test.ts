@@ -57,6 +57,12 @@ describe('API-1 rate limits', () => {
     const statuses = [];
     for (let i = 0; i < 4; i += 1) statuses.push((await tokenRequest(server, basic(noisy.clientId, noisy.secret), `198.51.100.${i}`)).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
+    const variant = await fetch(`${server.issuer}/TOKEN/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(noisy.clientId, noisy.secret) },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'things:read' }),
+    });
+    expect(variant.status).toBe(429);
     const limited = await tokenRequest(server, basic(noisy.clientId, noisy.secret));
     expect(await limited.json()).toMatchObject({ error: 'too_many_requests' });
     expect((await tokenRequest(server, basic(quiet.clientId, quiet.secret))).status).toBe(200);
@@ -141,6 +147,17 @@ describe('API-2 brute force and credential stuffing on the login form', () => {
     const events = server.logs.join('').split('\n').filter((line) => line.includes('"login_failed"'));
     expect(events.length).toBeGreaterThanOrEqual(8);
     for (const event of events) expect(event).not.toMatch(/wrong-\d-password|password"/);
+  });
+
+  it('counts attempts sent in parallel: a burst cannot all slip through the free allowance', async () => {
+    const { server } = await serve({ LOGIN_FREE_FAILURES_PER_ACCOUNT_IP: '3', LOGIN_MAX_DELAY: '60' });
+    await registerApi(server);
+    await registerSpaClient(server);
+    await registerUser(server, 'kim');
+    const attempt = await loginPage(server);
+    const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => attempt('kim', `parallel-guess-${i}`).then((r) => r.status)));
+    expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(4);
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(8);
   });
 
   it('throttles one address trying many accounts (credential stuffing)', async () => {

@@ -272,6 +272,17 @@ describe('SESS-8 concurrent sessions per account', () => {
     expect((await refresh(h, tokens.refresh_token ?? '')).status).toBe(400);
   });
 
+  it('does not let a request already under way bring an ended session back', async () => {
+    const h = await harness();
+    const { browser } = await signIn(h);
+    const row = await h.server.gatehouse.services.db.knex('oidc_records').where({ model: 'Session', account_id: h.user.account.id }).first();
+    await h.server.gatehouse.services.sessions.end(h.user.account.id, row.uid);
+    // What the engine does at the end of a request that loaded the session before it ended:
+    await h.server.gatehouse.services.sessions.save(row.id, row.payload, 600);
+    expect(await h.server.gatehouse.services.db.knex('oidc_records').where({ model: 'Session', id: row.id })).toHaveLength(0);
+    expect(await silentAuthorization(h, browser)).toBe('login_required');
+  });
+
   it('counts logins that land at the same moment, on two replicas, once', async () => {
     const h = await harness({ MAX_SESSIONS_PER_ACCOUNT: '2' });
     const replica = await startTestServer(h.storage, { MAX_SESSIONS_PER_ACCOUNT: '2', ISSUER: h.server.issuer });
