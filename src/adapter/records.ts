@@ -22,6 +22,16 @@ export const GRANT_BOUND_MODELS = new Set([
 /** Models whose `consume` redeems something at the token endpoint: a second redemption is reuse. */
 export const REDEEMABLE_MODELS = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
 
+// The two statements every token request runs, written once instead of rebuilt by the query
+// builder on each call (bindings as always).
+const UPSERT_SQL = `INSERT INTO oidc_records (model, id, payload, grant_id, uid, user_code, account_id, expires_at)
+  VALUES (?, ?, ?::jsonb, ?, ?, ?, ?, ?)
+  ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
+    user_code = excluded.user_code, account_id = excluded.account_id, expires_at = excluded.expires_at`;
+const FIND_SQL = `SELECT payload, consumed_at FROM oidc_records
+  WHERE model = ? AND id = ? AND (expires_at IS NULL OR expires_at > now() - make_interval(secs => ?))
+  LIMIT 1`;
+
 interface RecordRow {
   payload: Payload;
   consumed_at: Date | null;
@@ -75,10 +85,7 @@ export class OidcRecords {
       expires_at: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
     };
     const write = (db: Knex) =>
-      db('oidc_records')
-        .insert(row)
-        .onConflict(['model', 'id'])
-        .merge(['payload', 'grant_id', 'uid', 'user_code', 'account_id', 'expires_at']);
+      db.raw(UPSERT_SQL, [row.model, row.id, row.payload, row.grant_id, row.uid, row.user_code, row.account_id, row.expires_at]);
 
     if (row.uid || row.user_code) {
       // Session uid and device user code are unique: the latest write wins.
@@ -107,7 +114,8 @@ export class OidcRecords {
 
   async find(model: string, id: string): Promise<Payload | undefined> {
     if (hasNul(id)) return undefined;
-    return OidcRecords.present(await this.readable(model).andWhere('id', id).first());
+    const result = (await this.knex.raw(FIND_SQL, [model, id, this.graceSeconds])) as { rows: RecordRow[] };
+    return OidcRecords.present(result.rows[0]);
   }
 
   /** Only records that have not expired: for sessions, whose expiry is the idle timeout (SESS-3). */
