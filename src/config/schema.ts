@@ -90,7 +90,8 @@ export const environmentSchema = z
     METRICS_PORT: z
       .union([z.literal('off'), z.coerce.number().int().min(0).max(65535)], { error: 'METRICS_PORT must be a port number or "off"' })
       .default(9464),
-    METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+    // Secure by default: metrics stay on loopback unless an operator opens them to a scraper.
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     KEY_ROTATION_DAYS: z.coerce
       .number({ error: 'KEY_ROTATION_DAYS must be a number of days' })
       .positive('KEY_ROTATION_DAYS must be more than 0')
