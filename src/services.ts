@@ -74,7 +74,7 @@ export async function openServices(config: Config, options: OpenOptions): Promis
       keys: new SigningKeyStore(db.knex, masterSecret),
       clients: new ClientStore(db.knex, masterSecret, feed),
       resourceServers: new ResourceServerStore(db.knex, feed),
-      accounts: new AccountStore(db.knex),
+      accounts: new AccountStore(db.knex, feed),
       sessions: new SessionStore(db.knex, config.sessions.maxPerAccount, config.ttl.sessionMaxAge),
       rateLimits,
       async close() {

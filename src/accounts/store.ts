@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { ChangeFeed } from '../db/change-feed.js';
 import { ValidationError } from '../validation.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { passwordProblems, type NewAccount } from './schema.js';
@@ -46,12 +47,44 @@ function toAccount(row: AccountRow): Account {
   };
 }
 
+// Accounts are read on every userinfo and refresh request; changes are announced to every
+// process, and the TTL only bounds a missed notice.
+const CACHE_TTL_MS = 60_000;
+const CACHE_MAX_ENTRIES = 10_000;
+
 export class AccountStore {
-  constructor(private readonly knex: Knex) {}
+  readonly #byId = new Map<string, { account: Account | undefined; at: number }>();
+  #generation = 0;
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly feed?: ChangeFeed,
+  ) {
+    feed?.subscribe((topic, key) => {
+      if (topic !== '*' && topic !== 'accounts') return;
+      this.#generation += 1;
+      if (topic === '*' || !key) this.#byId.clear();
+      else this.#byId.delete(key);
+    });
+  }
+
+  private async changed(id: string): Promise<void> {
+    this.#generation += 1;
+    this.#byId.delete(id);
+    await this.feed?.publish('accounts', id);
+  }
 
   async findById(id: string): Promise<Account | undefined> {
+    const cached = this.#byId.get(id);
+    if (cached && Date.now() - cached.at < CACHE_TTL_MS) return cached.account;
+    const generation = this.#generation;
     const row = (await this.knex<AccountRow>('accounts').where('id', id).first()) as AccountRow | undefined;
-    return row ? toAccount(row) : undefined;
+    const account = row ? toAccount(row) : undefined;
+    if (generation === this.#generation) {
+      this.#byId.set(id, { account, at: Date.now() });
+      if (this.#byId.size > CACHE_MAX_ENTRIES) this.#byId.delete(this.#byId.keys().next().value as string);
+    }
+    return account;
   }
 
   async findByUsername(username: string): Promise<Account | undefined> {
@@ -92,6 +125,7 @@ export class AccountStore {
       if ((error as { code?: string }).code === '23505') throw new ValidationError([`username "${input.username}" is taken`]);
       throw error;
     }
+    await this.changed(row.id);
     const created = await this.findById(row.id);
     if (!created) throw new Error('account vanished after insert');
     return created;
@@ -105,6 +139,7 @@ export class AccountStore {
     await this.knex('accounts')
       .where('id', account.id)
       .update({ password_hash: await hashPassword(password), password_changed_at: this.knex.fn.now(), updated_at: this.knex.fn.now() });
+    await this.changed(account.id);
     return account;
   }
 
@@ -118,10 +153,12 @@ export class AccountStore {
     await this.knex('accounts')
       .where('id', accountId)
       .update({ password_hash: await hashPassword(newPassword), password_changed_at: this.knex.fn.now(), updated_at: this.knex.fn.now() });
+    await this.changed(accountId);
   }
 
   async setDisabled(accountId: string, disabled: boolean): Promise<void> {
     await this.knex('accounts').where('id', accountId).update({ disabled, updated_at: this.knex.fn.now() });
+    await this.changed(accountId);
   }
 
   async list(): Promise<Account[]> {

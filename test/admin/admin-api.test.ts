@@ -207,3 +207,17 @@ describe('OPS-3 admin API operations', () => {
     expect((await admin('/keys', token)).status).toBe(401);
   });
 });
+
+describe('account changes reach every replica', () => {
+  it('sees a user disabled on one replica as disabled on another within a second', async () => {
+    const replica = await startTestServer(storage, { ISSUER: server.issuer });
+    try {
+      const account = await server.gatehouse.services.accounts.create({ username: 'lena' }, `pw-${randomBytes(12).toString('base64url')}`);
+      expect((await replica.gatehouse.services.accounts.findById(account.id))?.disabled).toBe(false);
+      expect((await admin('/users/lena/disabled', writer, { method: 'PUT', body: { disabled: true } })).status).toBe(200);
+      await expect.poll(async () => (await replica.gatehouse.services.accounts.findById(account.id))?.disabled, { timeout: 1000, interval: 50 }).toBe(true);
+    } finally {
+      await replica.stop();
+    }
+  });
+});
