@@ -62,7 +62,3 @@ export function runPrimary(config: Config, logger: Logger): void {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
 }
-
-export function isClusterWorker(): boolean {
-  return cluster.isWorker;
-}

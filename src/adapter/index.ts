@@ -6,10 +6,8 @@
  */
 import Provider, { errors, type Adapter, type AdapterFactory, type AdapterPayload } from 'oidc-provider';
 import type { SessionMetadata } from '../sessions/store.js';
+import { HANDLE_PREFIX } from '../provider/structured-tokens.js';
 import { REDEEMABLE_MODELS, hasNul, payloadHasNul, type OidcRecords } from './records.js';
-
-// Handles the edge substitutes for JWT access tokens at introspection and revocation.
-const HANDLE_PREFIX = 'jwt~';
 
 export interface ClientSource {
   find(clientId: string): Promise<AdapterPayload | undefined>;
@@ -98,9 +96,10 @@ class RecordAdapter implements Adapter {
     if (this.model === 'Session') return this.records.findLive(this.model, 'id', id) as Promise<AdapterPayload | undefined>;
     return this.records.find(this.model, id) as Promise<AdapterPayload | undefined>;
   }
-  findByUid(uid: string) {
-    if (this.model === 'Session') return this.records.findLive(this.model, 'uid', uid) as Promise<AdapterPayload | undefined>;
-    return this.records.findByUid(this.model, uid) as Promise<AdapterPayload | undefined>;
+  // The engine looks only sessions up by uid.
+  async findByUid(uid: string) {
+    if (this.model !== 'Session') return undefined;
+    return this.records.findLive(this.model, 'uid', uid) as Promise<AdapterPayload | undefined>;
   }
   findByUserCode(userCode: string) {
     return this.records.findByUserCode(this.model, userCode) as Promise<AdapterPayload | undefined>;

@@ -24,10 +24,11 @@ export const REDEEMABLE_MODELS = new Set(['AuthorizationCode', 'RefreshToken', '
 
 // The two statements every token request runs, written once instead of rebuilt by the query
 // builder on each call (bindings as always).
-const UPSERT_SQL = `INSERT INTO oidc_records (model, id, payload, grant_id, uid, user_code, account_id, expires_at)
-  VALUES (?, ?, ?::jsonb, ?, ?, ?, ?, ?)
-  ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
-    user_code = excluded.user_code, account_id = excluded.account_id, expires_at = excluded.expires_at`;
+// Sessions are written by src/sessions/store.ts (uid, account, activity); everything else here.
+const UPSERT_SQL = `INSERT INTO oidc_records (model, id, payload, grant_id, user_code, expires_at)
+  VALUES (?, ?, ?::jsonb, ?, ?, ?)
+  ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+    user_code = excluded.user_code, expires_at = excluded.expires_at`;
 const FIND_SQL = `SELECT payload, consumed_at FROM oidc_records
   WHERE model = ? AND id = ? AND (expires_at IS NULL OR expires_at > now() - make_interval(secs => ?))
   LIMIT 1`;
@@ -74,27 +75,15 @@ export class OidcRecords {
   }
 
   async upsert(model: string, id: string, payload: Payload, expiresIn: number | undefined): Promise<void> {
-    const row = {
-      model,
-      id,
-      payload: JSON.stringify(payload),
-      grant_id: GRANT_BOUND_MODELS.has(model) ? asString(payload.grantId) : null,
-      uid: model === 'Session' ? asString(payload.uid) : null,
-      user_code: model === 'DeviceCode' ? asString(payload.userCode) : null,
-      account_id: model === 'Session' ? asString(payload.accountId) : null,
-      expires_at: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-    };
-    const write = (db: Knex) =>
-      db.raw(UPSERT_SQL, [row.model, row.id, row.payload, row.grant_id, row.uid, row.user_code, row.account_id, row.expires_at]);
+    const grantId = GRANT_BOUND_MODELS.has(model) ? asString(payload.grantId) : null;
+    const userCode = model === 'DeviceCode' ? asString(payload.userCode) : null;
+    const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+    const write = (db: Knex) => db.raw(UPSERT_SQL, [model, id, JSON.stringify(payload), grantId, userCode, expiresAt]);
 
-    if (row.uid || row.user_code) {
-      // Session uid and device user code are unique: the latest write wins.
+    if (userCode) {
+      // A device user code is unique: the latest write wins.
       await this.knex.transaction(async (trx) => {
-        await trx('oidc_records')
-          .where('model', model)
-          .andWhere(row.uid ? 'uid' : 'user_code', row.uid ?? row.user_code)
-          .andWhereNot('id', id)
-          .delete();
+        await trx('oidc_records').where({ model, user_code: userCode }).andWhereNot('id', id).delete();
         await write(trx);
       });
       return;
@@ -128,11 +117,6 @@ export class OidcRecords {
       .andWhere('expires_at', '>', this.knex.fn.now())
       .first();
     return OidcRecords.present(row);
-  }
-
-  async findByUid(model: string, uid: string): Promise<Payload | undefined> {
-    if (hasNul(uid)) return undefined;
-    return OidcRecords.present(await this.readable(model).andWhere('uid', uid).first());
   }
 
   async findByUserCode(model: string, userCode: string): Promise<Payload | undefined> {

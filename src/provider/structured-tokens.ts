@@ -14,6 +14,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'j
 import Provider from 'oidc-provider';
 import type { OidcRecords, Payload } from '../adapter/records.js';
 
+/** What the edge shows the engine instead of a JWT (and the adapter recognises). */
 export const HANDLE_PREFIX = 'jwt~';
 const STRUCTURED = Symbol('gatehouse.structuredToken');
 const ISSUED_MODEL = 'IssuedJwtAccessToken';
@@ -116,4 +117,3 @@ export class StructuredTokens {
   }
 }
 
-export const STRUCTURED_TOKEN_GRANT_MODEL = ISSUED_MODEL;

@@ -75,6 +75,10 @@ describe.each(['postgres', 'embedded'] as const)('oidc-provider adapter on %s', 
     const userCode = id('UC');
     await adapterFor('DeviceCode').upsert(key, { userCode, grantId: 'g' }, 60);
     expect(await adapterFor('DeviceCode').findByUserCode(userCode)).toMatchObject({ userCode });
+    const newer = id('dc');
+    await adapterFor('DeviceCode').upsert(newer, { userCode, grantId: 'g2' }, 60);
+    expect(await adapterFor('DeviceCode').findByUserCode(userCode)).toMatchObject({ grantId: 'g2' });
+    expect(await adapterFor('DeviceCode').find(key)).toBeUndefined();
   });
 
   it('consumes once; later reads say when', async () => {
