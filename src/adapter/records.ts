@@ -4,6 +4,7 @@
  * provider can tell "expired" from "not found", and consumption is a conditional update.
  */
 import type { Knex } from 'knex';
+import { RecordBatches, type RecordRow } from './batches.js';
 
 export type Payload = Record<string, unknown>;
 
@@ -22,21 +23,12 @@ export const GRANT_BOUND_MODELS = new Set([
 /** Models whose `consume` redeems something at the token endpoint: a second redemption is reuse. */
 export const REDEEMABLE_MODELS = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
 
-// The two statements every token request runs, written once instead of rebuilt by the query
-// builder on each call (bindings as always).
 // Sessions are written by src/sessions/store.ts (uid, account, activity); everything else here.
 const UPSERT_SQL = `INSERT INTO oidc_records (model, id, payload, grant_id, user_code, expires_at)
   VALUES (?, ?, ?::jsonb, ?, ?, ?)
   ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
     user_code = excluded.user_code, expires_at = excluded.expires_at`;
-const FIND_SQL = `SELECT payload, consumed_at FROM oidc_records
-  WHERE model = ? AND id = ? AND (expires_at IS NULL OR expires_at > now() - make_interval(secs => ?))
-  LIMIT 1`;
 
-interface RecordRow {
-  payload: Payload;
-  consumed_at: Date | null;
-}
 
 const asString = (value: unknown): string | null => (typeof value === 'string' && value.length ? value : null);
 
@@ -54,10 +46,14 @@ export function payloadHasNul(payload: unknown): boolean {
 }
 
 export class OidcRecords {
+  readonly #batches: RecordBatches;
+
   constructor(
     private readonly knex: Knex,
     private readonly graceSeconds: number,
-  ) {}
+  ) {
+    this.#batches = new RecordBatches(knex, graceSeconds);
+  }
 
   private readable(model: string) {
     return this.knex<RecordRow>('oidc_records')
@@ -78,17 +74,15 @@ export class OidcRecords {
     const grantId = GRANT_BOUND_MODELS.has(model) ? asString(payload.grantId) : null;
     const userCode = model === 'DeviceCode' ? asString(payload.userCode) : null;
     const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
-    const write = (db: Knex) => db.raw(UPSERT_SQL, [model, id, JSON.stringify(payload), grantId, userCode, expiresAt]);
-
     if (userCode) {
       // A device user code is unique: the latest write wins.
       await this.knex.transaction(async (trx) => {
         await trx('oidc_records').where({ model, user_code: userCode }).andWhereNot('id', id).delete();
-        await write(trx);
+        await trx.raw(UPSERT_SQL, [model, id, JSON.stringify(payload), grantId, userCode, expiresAt]);
       });
       return;
     }
-    await write(this.knex);
+    await this.#batches.write({ model, id, payload, grantId, expiresAt });
   }
 
   /** Inserts a record that must not exist yet; false if it already did (a replay). */
@@ -103,8 +97,7 @@ export class OidcRecords {
 
   async find(model: string, id: string): Promise<Payload | undefined> {
     if (hasNul(id)) return undefined;
-    const result = (await this.knex.raw(FIND_SQL, [model, id, this.graceSeconds])) as { rows: RecordRow[] };
-    return OidcRecords.present(result.rows[0]);
+    return OidcRecords.present(await this.#batches.find(model, id));
   }
 
   /** Only records that have not expired: for sessions, whose expiry is the idle timeout (SESS-3). */

@@ -160,6 +160,59 @@ describe.each(['postgres', 'embedded'] as const)('oidc-provider adapter on %s', 
     await expect(adapterFor('Interaction').upsert(id('i'), { params: { state: 'a\u0000b' } }, 60)).rejects.toBeInstanceOf(errors.InvalidRequest);
   });
 
+  /** Statements the database is sent while `work` runs. */
+  async function statementsDuring(work: () => Promise<unknown>): Promise<string[]> {
+    const sent: string[] = [];
+    const listener = (query: { sql: string }) => sent.push(query.sql);
+    db.knex.on('query', listener);
+    try {
+      await work();
+    } finally {
+      db.knex.off('query', listener);
+    }
+    return sent;
+  }
+
+  it('answers look-ups made in the same turn with one statement, each with its own record', async () => {
+    const token = id('token');
+    const expired = id('expired');
+    await adapterFor('ClientCredentials').upsert(token, { jti: token, kind: 'ClientCredentials' }, 60);
+    await adapterFor('AccessToken').upsert(expired, { jti: expired }, 1);
+    await db.knex('oidc_records').where('id', expired).update({ expires_at: db.knex.raw("now() - interval '1 hour'") });
+    let found: unknown[] = [];
+    // Introspection's shape: the same value looked up as three models at once.
+    const sent = await statementsDuring(async () => {
+      found = await Promise.all([
+        adapterFor('AccessToken').find(token),
+        adapterFor('ClientCredentials').find(token),
+        adapterFor('RefreshToken').find(token),
+        adapterFor('AccessToken').find(expired),
+        adapterFor('AccessToken').find('missing'),
+      ]);
+    });
+    expect(sent).toHaveLength(1);
+    expect(found).toEqual([undefined, { jti: token, kind: 'ClientCredentials' }, undefined, undefined, undefined]);
+  });
+
+  it('writes records upserted in the same turn with one statement; the last write of a record wins', async () => {
+    const keys = Array.from({ length: 25 }, () => id('batch'));
+    const twice = id('twice');
+    const sent = await statementsDuring(() =>
+      Promise.all([
+        ...keys.map((key, index) => adapterFor('AccessToken').upsert(key, { jti: key, index, grantId: `g-${index}` }, 60)),
+        adapterFor('Grant').upsert(twice, { v: 1 }, 60),
+        adapterFor('Grant').upsert(twice, { v: 2 }, 120),
+      ]),
+    );
+    expect(sent).toHaveLength(1);
+    const rows = await db.knex('oidc_records').whereIn('id', keys).orderBy('id');
+    expect(rows).toHaveLength(25);
+    for (const row of rows) expect(row.grant_id).toBe(`g-${(row.payload as { index: number }).index}`);
+    expect(await adapterFor('Grant').find(twice)).toEqual({ v: 2 });
+    const [stored] = await db.knex('oidc_records').where({ model: 'Grant', id: twice }).select('expires_at');
+    expect(new Date(stored.expires_at as string).getTime()).toBeGreaterThan(Date.now() + 60_000);
+  });
+
   it('serves clients from the client source and refuses writes through the provider', async () => {
     await expect(adapterFor('Client').upsert('x', {})).rejects.toThrow(/managed by the CLI/);
     expect(await adapterFor('Client').find('x')).toBeUndefined();
