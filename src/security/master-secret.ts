@@ -3,22 +3,24 @@
  * an HMAC pepper for client secrets. Enforces: distinct sub-keys per purpose (HKDF), a fresh
  * random IV per encryption, authenticated decryption (tampered ciphertext is rejected).
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 const VERSION = 'v1';
 
 export class MasterSecret {
-  readonly #encryptionKey: Buffer;
-  readonly #pepper: Buffer;
-  readonly #macKey: Buffer;
+  // KeyObjects, not Buffers: Node checks a Buffer key by catching an exception, which costs
+  // ~9 µs per HMAC — on every client-authenticated token request.
+  readonly #encryptionKey: KeyObject;
+  readonly #pepper: KeyObject;
+  readonly #macKey: KeyObject;
 
   constructor(secret: string) {
     if (secret.length < 32) throw new Error('the master secret must be at least 32 characters');
     const ikm = Buffer.from(secret, 'utf8');
     const salt = Buffer.from('gatehouse', 'utf8');
-    this.#encryptionKey = Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/at-rest-encryption', 32));
-    this.#pepper = Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/client-secret-pepper', 32));
-    this.#macKey = Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/request-mac', 32));
+    this.#encryptionKey = createSecretKey(Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/at-rest-encryption', 32)));
+    this.#pepper = createSecretKey(Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/client-secret-pepper', 32)));
+    this.#macKey = createSecretKey(Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/request-mac', 32)));
   }
 
   /** Encrypts UTF-8 text; `context` is bound as associated data so a value cannot be moved to another row. */
