@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type Router from '@koa/router';
 import Koa from 'koa';
+import compose from 'koa-compose';
 import type { Logger } from 'pino';
 import type { AccountStore } from './accounts/store.js';
 import type { ResourceServerStore } from './apis/store.js';
@@ -46,6 +47,9 @@ export interface AppDependencies {
   readonly admin: Router;
   readonly metrics: Metrics;
 }
+
+/** A superset of the paths the host's routers serve; anything else belongs to the engine. */
+export const HOST_PATHS = /^\/(healthz|readyz|assets\/|interaction|admin\/|account)/i;
 
 export function createApp(deps: AppDependencies): Koa {
   const app = new Koa({ proxy: deps.config.trustProxy });
@@ -91,10 +95,18 @@ export function createApp(deps: AppDependencies): Koa {
       onReject: (policy) => deps.metrics.rateLimited.inc({ policy }),
     }),
   );
-  for (const router of routes) {
-    app.use(router.routes());
-    app.use(router.allowedMethods());
+  // Every request to the engine would otherwise walk each router's route table; only paths under
+  // the host's own prefixes can match one (folded like the routers fold them: case, trailing slash).
+  for (const layer of routes.flatMap((router) => router.stack)) {
+    if (typeof layer.path !== 'string' || !HOST_PATHS.test(layer.path)) {
+      throw new Error(`route ${String(layer.path)} is outside HOST_PATHS and would never be reached`);
+    }
   }
+  // @koa/router types its middleware for the context it extends itself (params, router); Koa's
+  // use() infers that widening, koa-compose cannot.
+  const routerMiddleware = routes.flatMap((router) => [router.routes(), router.allowedMethods()]) as unknown as Koa.Middleware[];
+  const hostRoutes = compose(routerMiddleware);
+  app.use((ctx, next) => (HOST_PATHS.test(ctx.path) ? hostRoutes(ctx, next) : next()));
   app.use(async (ctx) => {
     ctx.respond = false;
     // A body the edge already read is replayed to the engine (rewritten when a JWT was swapped).
