@@ -38,7 +38,9 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destination,
+    // Asynchronous stdout: lines written while a write is in flight go out together (pino
+    // flushes what is pending when the process exits).
+    destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
 
@@ -55,6 +57,9 @@ export function loggablePath(path: string): string {
 
 /** One line per request: id, method, path (no query, no handles), status, duration. */
 export function requestLogging(logger: Logger): Middleware {
+  // The request line is built below from fields that never hold a secret (the path has no query
+  // and no handles), so it skips the redaction pass, which costs more than the rest of the line.
+  const requestLog = logger.child({}, { redact: { paths: [] } });
   return async (ctx, next) => {
     const started = performance.now();
     const incoming = ctx.get('x-request-id');
@@ -65,7 +70,7 @@ export function requestLogging(logger: Logger): Middleware {
       await next();
     } finally {
       const status = ctx.respond === false ? ctx.res.statusCode : ctx.status;
-      logger.info(
+      requestLog.info(
         {
           requestId,
           method: ctx.method,
