@@ -18,6 +18,7 @@ import { BENCH_API, BENCH_CLIENT, BENCH_PASSWORD, BENCH_SCOPES, BENCH_SECRET, BE
 import { loginRate, refreshRate, signIn, type UserTokens } from './user-flows.js';
 import { renderChart, renderMarkdown, type Row } from './report.js';
 import { SCENARIOS, prepareContext, type Scenario, type ScenarioContext } from './scenarios.js';
+import { SERVER_NODE_FLAGS } from '../src/runtime-flags.js';
 
 const env = process.env;
 const DURATION = Number(env['BENCH_DURATION'] ?? 5);
@@ -226,7 +227,8 @@ async function gatehouse(target: string, port: number, dir: string, database: { 
   };
   const extraEnv = database.url ? { ...common, DATABASE_URL: database.url } : { ...common, GATEHOUSE_DATA_DIR: path.join(dir, `data-${target}`) };
   registerFixtures(extraEnv, dir);
-  const server = await start([path.join(ROOT, 'dist/src/main.js')], extraEnv, '/readyz', port);
+  // Started the way `npm start` starts it.
+  const server = await start([...SERVER_NODE_FLAGS, path.join(ROOT, 'dist/src/main.js')], extraEnv, '/readyz', port);
   try {
     return await measure(target, server);
   } finally {

@@ -9,12 +9,14 @@ import http from 'node:http';
 import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.js';
+import { withServerFlags } from './runtime-flags.js';
 
 const SHUTDOWN_DEADLINE_MS = 25_000;
 const RESTART_DELAY_MS = 1000;
 
 export function runPrimary(config: Config, logger: Logger): void {
   let stopping = false;
+  cluster.setupPrimary({ execArgv: withServerFlags(process.execArgv) });
   const fork = () => {
     if (!stopping) cluster.fork({ GATEHOUSE_WORKER: '1' });
   };
