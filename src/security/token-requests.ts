@@ -19,10 +19,12 @@ export function endpointOf(path: string): string {
 
 export function tokenRequests(): Middleware {
   return async (ctx, next) => {
+    if (ctx.method !== 'POST') return next();
     const endpoint = endpointOf(ctx.path);
-    if (ctx.method !== 'POST' || !TOKEN_ENDPOINTS.has(endpoint) || !ctx.is('application/x-www-form-urlencoded')) return next();
+    if (!TOKEN_ENDPOINTS.has(endpoint)) return next();
     // The hot path: a token request with Basic credentials names its client in the header, and
-    // only introspection and revocation can carry a JWT to swap, so the body stays unread.
+    // only introspection and revocation can carry a JWT to swap, so the body stays unread (and
+    // its media type is the engine's to judge).
     if (endpoint === '/token') {
       const fromHeader = clientIdOf(ctx.get('authorization') || undefined, {});
       if (fromHeader) {
@@ -30,6 +32,7 @@ export function tokenRequests(): Middleware {
         return next();
       }
     }
+    if (!ctx.is('application/x-www-form-urlencoded')) return next();
     let body: Buffer;
     try {
       body = await readFormBody(ctx.req);
