@@ -69,9 +69,11 @@ class PostgresChangeFeed extends NotifyOnlyChangeFeed {
     super(knex);
   }
 
-  // A notice we sent ourselves comes back through LISTEN: publish only via NOTIFY here.
+  // The writer's own process applies its change before publish returns (a request right after
+  // a write must see it); the copy that comes back through LISTEN only invalidates again.
   override async publish(topic: ChangeTopic, key = ''): Promise<void> {
     await this.notify(topic, key);
+    this.emitter.emit('change', topic, key);
   }
 
   async connect(): Promise<void> {
