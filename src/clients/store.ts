@@ -10,6 +10,7 @@ import type { ChangeFeed } from '../db/change-feed.js';
 import type { MasterSecret } from '../security/master-secret.js';
 import { requiresSecret, type ClientMetadata } from './schema.js';
 import { webOriginsOf } from '../security/cors.js';
+import { VerifiedSecrets } from './verified-secrets.js';
 
 interface ClientRow {
   client_id: string;
@@ -48,6 +49,7 @@ export class ClientStore {
   // Bumped on every invalidation: a load that started before one must not re-cache old data.
   #generation = 0;
   #webOrigins: Promise<ReadonlySet<string>> | undefined;
+  readonly #verified = new VerifiedSecrets();
 
   constructor(
     private readonly knex: Knex,
@@ -58,6 +60,7 @@ export class ClientStore {
       if (topic !== '*' && topic !== 'clients') return;
       this.#generation += 1;
       this.#webOrigins = undefined;
+      this.#verified.forgetAll();
       if (topic === '*' || !key) this.#cache.clear();
       else this.#cache.delete(key);
     });
@@ -97,7 +100,10 @@ export class ClientStore {
   }
 
   verifySecret(presented: string, storedHash: string): boolean {
-    return this.secret.verifyClientSecret(presented, storedHash);
+    if (this.#verified.matches(storedHash, presented)) return true;
+    const matched = this.secret.verifyClientSecret(presented, storedHash);
+    if (matched) this.#verified.remember(storedHash, presented);
+    return matched;
   }
 
   /** Upserts validated clients atomically: all or none. */
