@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import * as initialSchema from './20261122000100_initial_schema.js';
 import * as sessionActivity from './20261122000200_session_activity.js';
 import * as rateLimits from './20261122000300_rate_limits.js';
+import * as recordFunctions from './20261122000400_record_functions.js';
 
 export interface Migration {
   readonly name: string;
@@ -17,4 +18,5 @@ export const migrations: readonly Migration[] = [
   { name: '20261122000100_initial_schema', ...initialSchema },
   { name: '20261122000200_session_activity', ...sessionActivity },
   { name: '20261122000300_rate_limits', ...rateLimits },
+  { name: '20261122000400_record_functions', ...recordFunctions },
 ];

@@ -25,22 +25,10 @@ export interface RecordWrite extends RecordKey {
   readonly expiresAt: Date | null;
 }
 
-// Bindings are always passed separately; the batch forms travel as one JSON document.
-const FIND_ONE = `SELECT payload, consumed_at FROM oidc_records
-  WHERE model = ? AND id = ? AND (expires_at IS NULL OR expires_at > now() - make_interval(secs => ?))
-  LIMIT 1`;
-const FIND_MANY = `SELECT r.model, r.id, r.payload, r.consumed_at
-  FROM oidc_records r
-  WHERE (r.model, r.id) IN (SELECT k.model, k.id FROM jsonb_to_recordset(?::jsonb) AS k(model text, id text))
-    AND (r.expires_at IS NULL OR r.expires_at > now() - make_interval(secs => ?))`;
-const ON_CONFLICT = `ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
-    user_code = excluded.user_code, expires_at = excluded.expires_at`;
-const WRITE_ONE = `INSERT INTO oidc_records (model, id, payload, grant_id, user_code, expires_at)
-  VALUES (?, ?, ?::jsonb, ?, NULL, ?) ${ON_CONFLICT}`;
-const WRITE_MANY = `INSERT INTO oidc_records (model, id, payload, grant_id, user_code, expires_at)
-  SELECT w.model, w.id, w.payload, w.grant_id, NULL, w.expires_at
-  FROM jsonb_to_recordset(?::jsonb) AS w(model text, id text, payload jsonb, grant_id text, expires_at timestamptz)
-  ${ON_CONFLICT}`;
+// The statements live in PL/pgSQL functions (migrations/20261122000400_record_functions.ts),
+// planned once per connection; a batch travels as one bound JSON document.
+const FIND = 'SELECT model, id, payload, consumed_at FROM gatehouse_find_records(?::jsonb, ?)';
+const WRITE = 'SELECT gatehouse_write_records(?::jsonb)';
 
 /** Most keys one statement carries; a larger turn is split. */
 const MAX_BATCH = 200;
@@ -72,25 +60,13 @@ export class RecordBatches {
   }
 
   async #findMany(keys: readonly RecordKey[]): Promise<(RecordRow | undefined)[]> {
-    if (keys.length === 1) {
-      const [only] = keys as [RecordKey];
-      const { rows } = (await this.knex.raw(FIND_ONE, [only.model, only.id, this.graceSeconds])) as { rows: RecordRow[] };
-      return [rows[0]];
-    }
     const wanted = keys.map(({ model, id }) => ({ model, id }));
-    const { rows } = (await this.knex.raw(FIND_MANY, [JSON.stringify(wanted), this.graceSeconds])) as {
-      rows: (RecordRow & RecordKey)[];
-    };
+    const { rows } = (await this.knex.raw(FIND, [JSON.stringify(wanted), this.graceSeconds])) as { rows: (RecordRow & RecordKey)[] };
     const found = new Map(rows.map((row) => [keyOf(row), { payload: row.payload, consumed_at: row.consumed_at }]));
     return keys.map((key) => found.get(keyOf(key)));
   }
 
   async #writeMany(writes: readonly RecordWrite[]): Promise<true[]> {
-    if (writes.length === 1) {
-      const [only] = writes as [RecordWrite];
-      await this.knex.raw(WRITE_ONE, [only.model, only.id, JSON.stringify(only.payload), only.grantId, only.expiresAt]);
-      return [true];
-    }
     // One statement may not update a row twice: the turn's last write of a record wins, as it
     // would have had the writes run one after another.
     const latest = new Map(writes.map((write) => [keyOf(write), write]));
@@ -101,7 +77,7 @@ export class RecordBatches {
       grant_id: write.grantId,
       expires_at: write.expiresAt?.toISOString() ?? null,
     }));
-    await this.knex.raw(WRITE_MANY, [JSON.stringify(rows)]);
+    await this.knex.raw(WRITE, [JSON.stringify(rows)]);
     return writes.map(() => true);
   }
 }
