@@ -5,11 +5,14 @@
  * scenario runs several rounds and the median round is reported, with its ratio to the baseline.
  *
  * Settings (environment): BENCH_DURATION (s, default 5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32),
- * BENCH_TARGETS (comma list: baseline,pg-w1,pg-w2,pglite), TEST_DATABASE_URL (admin connection).
+ * BENCH_TARGETS (comma list: baseline,pg-w1,pg-w2,pglite), TEST_DATABASE_URL (admin connection),
+ * BENCH_SCENARIOS (comma list of ids: cc-jwt,cc-opaque,introspection,discovery,jwks,refresh,
+ * userinfo,sign-in; default all), BENCH_PROFILE=1 (servers run under --cpu-prof; summaries go to bench/results/profiles.md and
+ * the slowed-down figures are printed, not saved as the latest results).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -19,6 +22,7 @@ import { loginRate, refreshRate, signIn, type UserTokens } from './user-flows.js
 import { renderChart, renderMarkdown, type Row } from './report.js';
 import { SCENARIOS, prepareContext, type Scenario, type ScenarioContext } from './scenarios.js';
 import { SERVER_NODE_FLAGS } from '../src/runtime-flags.js';
+import { summarizeProfiles } from './profile.js';
 
 const env = process.env;
 const DURATION = Number(env['BENCH_DURATION'] ?? 5);
@@ -27,6 +31,9 @@ const CONNECTIONS = Number(env['BENCH_CONNECTIONS'] ?? 32);
 const TARGETS = (env['BENCH_TARGETS'] ?? 'baseline,pg-w1,pg-w2,pglite').split(',');
 const ADMIN_URL = env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROOT = path.resolve(import.meta.dirname, '..');
+const PROFILE = env['BENCH_PROFILE'] === '1';
+const SELECTED = env['BENCH_SCENARIOS']?.split(',');
+const selected = (id: string) => !SELECTED || SELECTED.includes(id);
 
 interface Server {
   readonly url: string;
@@ -61,6 +68,11 @@ function start(command: string[], extraEnv: Record<string, string>, readyPath: s
         child.kill('SIGTERM');
       }),
   }));
+}
+
+/** Node flags that make a server write a CPU profile into `dir` when it exits. */
+function profiling(dir: string, target: string): string[] {
+  return PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'profiles', target)}`] : [];
 }
 
 function runCli(args: string[], extraEnv: Record<string, string>, input?: string): void {
@@ -105,7 +117,7 @@ async function load(server: Server, scenario: Scenario, context: ScenarioContext
 async function measure(target: string, server: Server): Promise<Row[]> {
   const context = await prepareContext(server.url);
   const rows: Row[] = [];
-  for (const scenario of SCENARIOS) {
+  for (const scenario of SCENARIOS.filter((candidate) => selected(candidate.id))) {
     await load(server, scenario, context, Math.min(2, DURATION));
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, treeRss(server.child.pid ?? 0))), 200);
@@ -127,7 +139,7 @@ async function measure(target: string, server: Server): Promise<Row[]> {
     });
     report(rows.at(-1));
   }
-  rows.push(...(await measureUserFlows(target, server)));
+  if (['refresh', 'userinfo', 'sign-in'].some(selected)) rows.push(...(await measureUserFlows(target, server)));
   return rows;
 }
 
@@ -141,7 +153,8 @@ async function measureUserFlows(target: string, server: Server): Promise<Row[]> 
   const users: UserTokens[] = [];
   for (let i = 0; i < CONNECTIONS; i += 4) users.push(...(await Promise.all([0, 1, 2, 3].map(() => signIn(server.url)))));
   const rows: Row[] = [];
-  const sample = async (name: string, run: (seconds: number) => Promise<{ rps: number; p50: number; p99: number; failed: number }>) => {
+  const sample = async (id: string, name: string, run: (seconds: number) => Promise<{ rps: number; p50: number; p99: number; failed: number }>) => {
+    if (!selected(id)) return;
     await run(Math.min(2, DURATION));
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, treeRss(server.child.pid ?? 0))), 200);
@@ -156,17 +169,17 @@ async function measureUserFlows(target: string, server: Server): Promise<Row[]> 
   };
   // One rotating chain per worker; each round continues the chains where the last one left them.
   const chains = users.map((user) => user.refreshToken);
-  await sample('refresh-token grant (rotating)', async (seconds) => {
+  await sample('refresh', 'refresh-token grant (rotating)', async (seconds) => {
     const result = await refreshRate(server.url, chains, seconds);
     return { rps: result.perSecond, p50: result.p50, p99: result.p99, failed: result.failed };
   });
   // A user of its own, so the refresh chains' grants do not matter here.
   const { accessToken } = await signIn(server.url);
-  await sample('userinfo', async (seconds) => {
+  await sample('userinfo', 'userinfo', async (seconds) => {
     const result = await autocannon({ url: `${server.url}/me`, connections: CONNECTIONS, duration: seconds, headers: { authorization: `Bearer ${accessToken}` } });
     return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, failed: result.non2xx + result.errors };
   });
-  await sample('complete sign-ins (login, consent, code)', async (seconds) => {
+  await sample('sign-in', 'complete sign-ins (login, consent, code)', async (seconds) => {
     const result = await loginRate(server.url, 8, seconds);
     return { rps: result.perSecond, p50: result.p50, p99: result.p99, failed: result.failed };
   });
@@ -228,12 +241,20 @@ async function gatehouse(target: string, port: number, dir: string, database: { 
   const extraEnv = database.url ? { ...common, DATABASE_URL: database.url } : { ...common, GATEHOUSE_DATA_DIR: path.join(dir, `data-${target}`) };
   registerFixtures(extraEnv, dir);
   // Started the way `npm start` starts it.
-  const server = await start([...SERVER_NODE_FLAGS, path.join(ROOT, 'dist/src/main.js')], extraEnv, '/readyz', port);
+  const server = await start([...SERVER_NODE_FLAGS, ...profiling(dir, target), path.join(ROOT, 'dist/src/main.js')], extraEnv, '/readyz', port);
   try {
     return await measure(target, server);
   } finally {
     await server.stop();
   }
+}
+
+function writeProfileSummaries(dir: string): void {
+  const sections = TARGETS.filter((target) => existsSync(path.join(dir, 'profiles', target))).map((target) =>
+    summarizeProfiles(path.join(dir, 'profiles', target), target),
+  );
+  const header = `# CPU profiles, ${new Date().toISOString()}\n\nSelf time per main thread over a whole run (start-up, warm-up, every scenario), as shares of all samples, idle included.\n\n`;
+  writeFileSync(path.join(ROOT, 'bench/results/profiles.md'), header + sections.join('\n'));
 }
 
 async function main(): Promise<void> {
@@ -242,7 +263,8 @@ async function main(): Promise<void> {
   let port = 4600;
   try {
     if (TARGETS.includes('baseline')) {
-      const server = await start(['--import', 'tsx', path.join(ROOT, 'bench/baseline-server.ts'), String(++port)], {}, '/.well-known/openid-configuration', port);
+      const args = [...profiling(dir, 'baseline'), '--import', 'tsx', path.join(ROOT, 'bench/baseline-server.ts'), String(++port)];
+      const server = await start(args, {}, '/.well-known/openid-configuration', port);
       try {
         rows.push(...(await measure('baseline', server)));
       } finally {
@@ -254,6 +276,7 @@ async function main(): Promise<void> {
       rows.push(...(await withDatabase((url) => gatehouse(`pg-w${workers}`, ++port, dir, { url, workers }))));
     }
     if (TARGETS.includes('pglite')) rows.push(...(await gatehouse('pglite', ++port, dir, { workers: 1 })));
+    if (PROFILE) writeProfileSummaries(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -264,10 +287,14 @@ async function main(): Promise<void> {
     settings: { durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS },
     rows,
   };
+  const markdown = renderMarkdown(report);
+  if (PROFILE) {
+    process.stdout.write(markdown);
+    return;
+  }
   const out = path.join(ROOT, 'bench/results');
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  const markdown = renderMarkdown(report);
   writeFileSync(path.join(out, 'latest.md'), markdown);
   writeFileSync(path.join(out, 'latest.svg'), renderChart(rows));
   process.stdout.write(markdown);

@@ -2,6 +2,8 @@
 import { BENCH_API, BENCH_CLIENT, BENCH_SECRET } from './fixtures.js';
 
 export interface Scenario {
+  /** Short name for BENCH_SCENARIOS. */
+  readonly id: string;
   readonly name: string;
   readonly method: 'GET' | 'POST';
   readonly path: string;
@@ -19,6 +21,7 @@ const form = { 'content-type': 'application/x-www-form-urlencoded', authorizatio
 
 export const SCENARIOS: readonly Scenario[] = [
   {
+    id: 'cc-jwt',
     name: 'client credentials (JWT, ES256)',
     method: 'POST',
     path: '/token',
@@ -26,6 +29,7 @@ export const SCENARIOS: readonly Scenario[] = [
     body: () => new URLSearchParams({ grant_type: 'client_credentials', scope: 'bench:read', resource: BENCH_API }).toString(),
   },
   {
+    id: 'cc-opaque',
     name: 'client credentials (opaque)',
     method: 'POST',
     path: '/token',
@@ -33,14 +37,15 @@ export const SCENARIOS: readonly Scenario[] = [
     body: () => new URLSearchParams({ grant_type: 'client_credentials', scope: 'bench:read' }).toString(),
   },
   {
+    id: 'introspection',
     name: 'introspection (opaque)',
     method: 'POST',
     path: '/token/introspection',
     headers: form,
     body: (context) => new URLSearchParams({ token: context.opaqueToken }).toString(),
   },
-  { name: 'discovery', method: 'GET', path: '/.well-known/openid-configuration' },
-  { name: 'JWKS', method: 'GET', path: '/jwks' },
+  { id: 'discovery', name: 'discovery', method: 'GET', path: '/.well-known/openid-configuration' },
+  { id: 'jwks', name: 'JWKS', method: 'GET', path: '/jwks' },
 ];
 
 export async function prepareContext(base: string): Promise<ScenarioContext> {
