@@ -253,7 +253,7 @@ function writeProfileSummaries(dir: string): void {
   const sections = TARGETS.filter((target) => existsSync(path.join(dir, 'profiles', target))).map((target) =>
     summarizeProfiles(path.join(dir, 'profiles', target), target),
   );
-  const header = `# CPU profiles, ${new Date().toISOString()}\n\nSelf time per main thread over a whole run (start-up, warm-up, every scenario), as shares of all samples, idle included.\n\n`;
+  const header = `# CPU profiles, ${new Date().toISOString()}\n\nSelf time per main thread over the whole run (start-up, warm-up and the scenarios run: ${SELECTED?.join(', ') ?? 'all'}), as shares of all samples, idle included.\n\n`;
   writeFileSync(path.join(ROOT, 'bench/results/profiles.md'), header + sections.join('\n'));
 }
 
