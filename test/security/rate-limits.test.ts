@@ -1,14 +1,16 @@
 /** API-1 rate limits and API-2 login throttling, on the shared stores. */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { HttpBrowser } from '../support/browser-over-http.js';
 import { REDIRECT_URI, registerApi, registerServiceClient, registerSpaClient, registerUser } from '../support/fixtures.js';
 import { createTestStorage, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
 
 const cleanup: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const step of cleanup.reverse()) await step();
+// Servers and their databases end with each test: a file full of idle pools would crowd
+// PostgreSQL's connection limit while another file runs beside it.
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
 });
 
 async function serve(env: Record<string, string>, storage?: TestStorage): Promise<{ server: TestServer; storage: TestStorage }> {

@@ -66,6 +66,9 @@ export async function startTestServer(storage: TestStorage, env: Record<string, 
     KEY_PUBLISH_DELAY: '600',
     METRICS_PORT: '0',
     METRICS_HOST: '127.0.0.1',
+    // Two test files run at once, some with several servers: small pools keep them all under
+    // PostgreSQL's default 100 connections.
+    DB_POOL_MAX: '5',
     ...storage.env,
     ...env,
   });
