@@ -2,7 +2,6 @@
 /** Entry point: config → server → graceful shutdown. */
 import { ConfigError, configFromProcessEnvironment } from './config/index.js';
 import { createLogger } from './observability/logger.js';
-import { startGatehouse } from './server.js';
 import cluster from 'node:cluster';
 import { runPrimary } from './cluster.js';
 
@@ -24,6 +23,8 @@ async function main(): Promise<void> {
     runPrimary(config, logger);
     return;
   }
+  // Loaded only where a server runs: a cluster primary that just forks stays ~70 MiB smaller.
+  const { startGatehouse } = await import('./server.js');
   // In a cluster the primary serves the merged metrics; a worker only contributes its registry.
   const gatehouse = await startGatehouse(cluster.isWorker ? { ...config, metrics: undefined } : config, logger);
   logger.info(
