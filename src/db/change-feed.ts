@@ -72,8 +72,13 @@ class PostgresChangeFeed extends NotifyOnlyChangeFeed {
   // The writer's own process applies its change before publish returns (a request right after
   // a write must see it); the copy that comes back through LISTEN only invalidates again.
   override async publish(topic: ChangeTopic, key = ''): Promise<void> {
-    await this.notify(topic, key);
-    this.emitter.emit('change', topic, key);
+    try {
+      await this.notify(topic, key);
+    } finally {
+      // Even when NOTIFY fails after the change was committed, this process must not keep
+      // serving what it just replaced.
+      this.emitter.emit('change', topic, key);
+    }
   }
 
   async connect(): Promise<void> {
