@@ -34,6 +34,7 @@ const WRITE = 'SELECT gatehouse_write_records(?::jsonb)';
 const MAX_BATCH = 200;
 
 const keyOf = (key: RecordKey) => `${key.model}\u0000${key.id}`;
+const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)));
 
 /** Runs a batch after the I/O callbacks of the current event-loop turn have queued their work. */
 const afterThisTurn = (run: () => void) => void setImmediate(run);
@@ -47,8 +48,8 @@ export class RecordBatches {
     private readonly graceSeconds: number,
   ) {
     const options = { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: afterThisTurn } as const;
-    this.#reads = new DataLoader((keys) => this.#findMany(keys), options);
-    this.#writes = new DataLoader((writes) => this.#writeMany(writes), options);
+    this.#reads = new DataLoader<RecordKey, RecordRow | undefined>((keys) => this.#findMany(keys), options);
+    this.#writes = new DataLoader<RecordWrite, true>((writes) => this.#writeMany(writes), options);
   }
 
   find(model: string, id: string): Promise<RecordRow | undefined> {
@@ -59,25 +60,51 @@ export class RecordBatches {
     return this.#writes.load(record);
   }
 
-  async #findMany(keys: readonly RecordKey[]): Promise<(RecordRow | undefined)[]> {
+  async #findMany(keys: readonly RecordKey[]): Promise<(RecordRow | undefined | Error)[]> {
+    try {
+      return await this.#findAll(keys);
+    } catch (error) {
+      if (keys.length === 1) throw error;
+      // The statement failed for everyone in the batch: ask one by one, so that only a look-up
+      // that fails on its own fails.
+      return Promise.all(keys.map((key) => this.#findAll([key]).then(([row]) => row, asError)));
+    }
+  }
+
+  async #findAll(keys: readonly RecordKey[]): Promise<(RecordRow | undefined)[]> {
     const wanted = keys.map(({ model, id }) => ({ model, id }));
     const { rows } = (await this.knex.raw(FIND, [JSON.stringify(wanted), this.graceSeconds])) as { rows: (RecordRow & RecordKey)[] };
     const found = new Map(rows.map((row) => [keyOf(row), { payload: row.payload, consumed_at: row.consumed_at }]));
     return keys.map((key) => found.get(keyOf(key)));
   }
 
-  async #writeMany(writes: readonly RecordWrite[]): Promise<true[]> {
+  async #writeMany(writes: readonly RecordWrite[]): Promise<(true | Error)[]> {
+    try {
+      await this.#writeAll(writes);
+      return writes.map(() => true);
+    } catch (error) {
+      if (writes.length === 1) throw error;
+      // As for look-ups, one by one — in arrival order, so the last write of a record still wins.
+      const results: (true | Error)[] = [];
+      for (const write of writes) results.push(await this.#writeAll([write]).then(() => true as const, asError));
+      return results;
+    }
+  }
+
+  async #writeAll(writes: readonly RecordWrite[]): Promise<void> {
     // One statement may not update a row twice: the turn's last write of a record wins, as it
-    // would have had the writes run one after another.
+    // would have had the writes run one after another. Rows go in key order, so two batches
+    // (on two connections or replicas) lock the records they share in the same order.
     const latest = new Map(writes.map((write) => [keyOf(write), write]));
-    const rows = [...latest.values()].map((write) => ({
-      model: write.model,
-      id: write.id,
-      payload: write.payload,
-      grant_id: write.grantId,
-      expires_at: write.expiresAt?.toISOString() ?? null,
-    }));
+    const rows = [...latest.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, write]) => ({
+        model: write.model,
+        id: write.id,
+        payload: write.payload,
+        grant_id: write.grantId,
+        expires_at: write.expiresAt?.toISOString() ?? null,
+      }));
     await this.knex.raw(WRITE, [JSON.stringify(rows)]);
-    return writes.map(() => true);
   }
 }

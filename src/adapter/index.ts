@@ -7,7 +7,7 @@
 import Provider, { errors, type Adapter, type AdapterFactory, type AdapterPayload } from 'oidc-provider';
 import type { SessionMetadata } from '../sessions/store.js';
 import { HANDLE_PREFIX } from '../provider/structured-tokens.js';
-import { REDEEMABLE_MODELS, hasNul, payloadHasNul, type OidcRecords } from './records.js';
+import { REDEEMABLE_MODELS, isUnstorableText, payloadHasUnstorableText, type OidcRecords } from './records.js';
 
 export interface ClientSource {
   find(clientId: string): Promise<AdapterPayload | undefined>;
@@ -70,8 +70,8 @@ class RecordAdapter implements Adapter {
   ) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
-    if (hasNul(id) || payloadHasNul(payload)) {
-      throw new errors.InvalidRequest('request parameters must not contain NUL characters');
+    if (isUnstorableText(id) || payloadHasUnstorableText(payload)) {
+      throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
     }
     if (this.model === 'ReplayDetection') {
       // The engine checks for a seen JWT id and then stores it: two parallel requests with the

@@ -32,14 +32,18 @@ const UPSERT_SQL = `INSERT INTO oidc_records (model, id, payload, grant_id, user
 
 const asString = (value: unknown): string | null => (typeof value === 'string' && value.length ? value : null);
 
-/** PostgreSQL text and jsonb cannot hold U+0000; such a key can name no record. */
-export const hasNul = (value: string) => value.includes('\u0000');
+/**
+ * PostgreSQL text and jsonb cannot hold U+0000, and jsonb refuses an unpaired UTF-16 surrogate:
+ * such a key can name no record, and such a value is refused before it reaches a statement
+ * (where, in a batch, it would fail other requests' writes too).
+ */
+export const isUnstorableText = (value: string) => value.includes('\u0000') || !value.isWellFormed();
 
-/** Whether any key or string anywhere in `payload` holds U+0000. */
-export function payloadHasNul(payload: unknown): boolean {
+/** Whether any key or string anywhere in `payload` is text PostgreSQL cannot store. */
+export function payloadHasUnstorableText(payload: unknown): boolean {
   let found = false;
   JSON.stringify(payload, (key: string, value: unknown) => {
-    if (hasNul(key) || (typeof value === 'string' && hasNul(value))) found = true;
+    if (isUnstorableText(key) || (typeof value === 'string' && isUnstorableText(value))) found = true;
     return value;
   });
   return found;
@@ -96,13 +100,13 @@ export class OidcRecords {
   }
 
   async find(model: string, id: string): Promise<Payload | undefined> {
-    if (hasNul(id)) return undefined;
+    if (isUnstorableText(id)) return undefined;
     return OidcRecords.present(await this.#batches.find(model, id));
   }
 
   /** Only records that have not expired: for sessions, whose expiry is the idle timeout (SESS-3). */
   async findLive(model: string, column: 'id' | 'uid', value: string): Promise<Payload | undefined> {
-    if (hasNul(value)) return undefined;
+    if (isUnstorableText(value)) return undefined;
     const row = await this.knex<RecordRow>('oidc_records')
       .select('payload', 'consumed_at')
       .where('model', model)
@@ -113,13 +117,13 @@ export class OidcRecords {
   }
 
   async findByUserCode(model: string, userCode: string): Promise<Payload | undefined> {
-    if (hasNul(userCode)) return undefined;
+    if (isUnstorableText(userCode)) return undefined;
     return OidcRecords.present(await this.readable(model).andWhere('user_code', userCode).first());
   }
 
   /** Marks a record consumed; true only for the one caller that actually consumed it. */
   async consume(model: string, id: string): Promise<boolean> {
-    if (hasNul(id)) return false;
+    if (isUnstorableText(id)) return false;
     const updated = await this.knex('oidc_records')
       .where({ model, id })
       .whereNull('consumed_at')
@@ -133,12 +137,12 @@ export class OidcRecords {
   }
 
   async destroy(model: string, id: string): Promise<void> {
-    if (hasNul(id)) return;
+    if (isUnstorableText(id)) return;
     await this.knex('oidc_records').where({ model, id }).delete();
   }
 
   async revokeByGrantId(model: string, grantId: string): Promise<void> {
-    if (hasNul(grantId)) return;
+    if (isUnstorableText(grantId)) return;
     await this.knex('oidc_records').where({ model, grant_id: grantId }).delete();
   }
 

@@ -5,7 +5,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { payloadHasNul } from '../adapter/records.js';
+import { payloadHasUnstorableText } from '../adapter/records.js';
 import type { Logger } from 'pino';
 import { registerResourceServers } from '../apis/register.js';
 import { registerClients } from '../clients/register.js';
@@ -29,7 +29,7 @@ const parseJson = bodyParser({ enableTypes: ['json'], jsonLimit: '256kb', encodi
 // API-3: PostgreSQL cannot store U+0000; refuse it with the other bad input rather than fail later.
 const json: Middleware = async (ctx, next) =>
   parseJson(ctx, async () => {
-    if (payloadHasNul(ctx.request.body)) throw new ValidationError(['values must not contain NUL characters']);
+    if (payloadHasUnstorableText(ctx.request.body)) throw new ValidationError(['values must not contain NUL characters or unpaired surrogates']);
     await next();
   });
 

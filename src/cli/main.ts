@@ -11,7 +11,7 @@ import { registerClients } from '../clients/register.js';
 import { ConfigError, configFromProcessEnvironment } from '../config/index.js';
 import { DataDirInUseError } from '../db/data-dir-lock.js';
 import { migrateToLatest } from '../db/migrate.js';
-import { payloadHasNul } from '../adapter/records.js';
+import { payloadHasUnstorableText } from '../adapter/records.js';
 import { keyRetention } from '../provider/live.js';
 import { createLogger } from '../observability/logger.js';
 import { buildLiveProvider, openServices, type Services } from '../services.js';
@@ -52,7 +52,7 @@ async function readJsonFile(file: string | undefined): Promise<unknown> {
   } catch (error) {
     throw new ValidationError([`${file} is not valid JSON: ${(error as Error).message}`]);
   }
-  if (payloadHasNul(parsed)) throw new ValidationError([`${file}: values must not contain NUL characters`]);
+  if (payloadHasUnstorableText(parsed)) throw new ValidationError([`${file}: values must not contain NUL characters or unpaired surrogates`]);
   return parsed;
 }
 

@@ -5,6 +5,7 @@ import { errors } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdapterFactory } from '../../src/adapter/index.js';
 import { OidcRecords } from '../../src/adapter/records.js';
+import { RecordBatches } from '../../src/adapter/batches.js';
 import { sweepOnce } from '../../src/adapter/sweeper.js';
 import { SessionStore } from '../../src/sessions/store.js';
 import { openDatabase, openEmbedded, type Database } from '../../src/db/index.js';
@@ -158,6 +159,23 @@ describe.each(['postgres', 'embedded'] as const)('oidc-provider adapter on %s', 
     expect(await adapterFor('Session').findByUid('a\u0000b')).toBeUndefined();
     expect(await adapterFor('DeviceCode').findByUserCode('\u0000')).toBeUndefined();
     await expect(adapterFor('Interaction').upsert(id('i'), { params: { state: 'a\u0000b' } }, 60)).rejects.toBeInstanceOf(errors.InvalidRequest);
+    await expect(adapterFor('Interaction').upsert(id('i'), { params: { state: 'a\ud800b' } }, 60)).rejects.toBeInstanceOf(errors.InvalidRequest);
+    expect(await adapterFor('AccessToken').find('a\udc00b')).toBeUndefined();
+  });
+
+  it('fails only the caller whose record cannot be stored or looked up, not the rest of its batch', async () => {
+    const good = [id('good'), id('good'), id('good')];
+    // Written below the adapter's own checks, as a database error the checks did not foresee.
+    const outcomes = await Promise.allSettled([
+      ...good.map((key) => records.upsert('AccessToken', key, { jti: key }, 60)),
+      records.upsert('AccessToken', id('bad'), { jti: 'lone \ud800 surrogate' }, 60),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    expect(await db.knex('oidc_records').whereIn('id', good)).toHaveLength(3);
+    const batches = new RecordBatches(db.knex, GRACE_SECONDS);
+    const looked = await Promise.allSettled([batches.find('AccessToken', good[0] ?? ''), batches.find('AccessToken', 'lone \ud800')]);
+    expect(looked[0]).toMatchObject({ status: 'fulfilled', value: { payload: { jti: good[0] } } });
+    expect(looked[1]?.status).toBe('rejected');
   });
 
   /** Statements the database is sent while `work` runs. */

@@ -173,8 +173,15 @@ describe('OPS-3 admin API operations', () => {
       .toEqual(expect.arrayContaining(kids.filter((kid) => !kid.startsWith('cookie-'))));
   });
 
-  it('refuses NUL characters in JSON bodies with a 400, and answers 404 for unknown users', async () => {
+  it('refuses NUL characters and unpaired surrogates in JSON bodies with a 400, and answers 404 for unknown users', async () => {
     expect((await admin('/users', writer, { method: 'POST', body: { username: 'nul', name: 'a\u0000b', password: 'x'.repeat(20) } })).status).toBe(400);
+    // JSON text can escape a lone surrogate; PostgreSQL's jsonb refuses it.
+    const lone = await fetch(`${server.issuer}/admin/v1/apis`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/json' },
+      body: '{"identifier":"https://lone.example","name":"a\\ud800b","scopes":["lone:read"]}',
+    });
+    expect(lone.status).toBe(400);
     expect((await admin('/users/nobody/password', writer, { method: 'PUT', body: { password: 'y'.repeat(20) } })).status).toBe(404);
   });
 
