@@ -28,7 +28,7 @@ const BASE_DIRECTIVES = {
  * they depend on nothing in the request, and running helmet's chain of middlewares for every
  * request cost more than setting the headers.
  */
-export function helmetHeaders(): ReadonlyArray<readonly [string, string]> {
+function helmetHeaders(): ReadonlyArray<readonly [string, string]> {
   const helmetMiddleware = helmet({
     contentSecurityPolicy: { useDefaults: false, directives: BASE_DIRECTIVES },
     strictTransportSecurity: false,
