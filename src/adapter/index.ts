@@ -1,8 +1,9 @@
 /**
  * oidc-provider's Adapter over PostgreSQL, one instance per model name. Enforces: clients come
- * from the client store (cached, never written through the provider), and a second redemption
+ * from the client store (cached, never written through the provider), a second redemption
  * of a code or refresh token — even one racing the first across replicas — is invalid_grant
- * and revokes the whole grant.
+ * and revokes the whole grant, and a JWT id (client assertion, DPoP proof) or pushed
+ * request_uri is used once, however many replicas race for it.
  */
 import Provider, { errors, type Adapter, type AdapterFactory, type AdapterPayload } from 'oidc-provider';
 import type { SessionMetadata } from '../sessions/store.js';
@@ -116,6 +117,11 @@ class RecordAdapter implements Adapter {
 
   async consume(id: string) {
     if (await this.records.consume(this.model, id)) return;
+    // The engine checks `consumed` before it consumes: two authorization responses racing for one
+    // pushed request would both pass. RFC 9126 makes a request_uri single-use; the loser fails.
+    if (this.model === 'PushedAuthorizationRequest') {
+      throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
+    }
     if (!REDEEMABLE_MODELS.has(this.model)) return;
     // oidc-provider reads, checks `consumed`, then consumes: two parallel redemptions both pass
     // the check. The conditional update lets exactly one win; the loser is treated as reuse.
