@@ -3,10 +3,12 @@
  * checked with pinned algorithms, server nonces every replica accepts, each proof used once
  * across replicas on the same PostgreSQL.
  */
-import { decodeJwt } from 'jose';
+import { SignJWT, decodeJwt, exportJWK } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerClients } from '../../src/clients/register.js';
+import { ConfigError, loadConfig } from '../../src/config/index.js';
+import { MasterSecret } from '../../src/security/master-secret.js';
 import { DPOP_SIGNING_ALGS } from '../../src/provider/dpop.js';
 import { HttpBrowser } from '../support/browser-over-http.js';
 import { dpopKey, hmacProof, proof, unsignedProof, type DpopKey } from '../support/dpop.js';
@@ -206,6 +208,26 @@ describe('FLOW-8 DPoP server nonces', () => {
   });
 });
 
+describe('FLOW-8 DPoP settings', () => {
+  const base = { GATEHOUSE_DATA_DIR: '/tmp/unused' };
+
+  it('requires nonces unless DPOP_REQUIRE_NONCE=false, and refuses a value that is not a boolean', () => {
+    expect(loadConfig(base).dpop.requireNonce).toBe(true);
+    expect(loadConfig({ ...base, DPOP_REQUIRE_NONCE: 'false' }).dpop.requireNonce).toBe(false);
+    expect(() => loadConfig({ ...base, DPOP_REQUIRE_NONCE: 'sometimes' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, DPOP_REQUIRE_NONCE: 'sometimes' })).toThrow(/DPOP_REQUIRE_NONCE/);
+  });
+
+  it('derives the nonce secret from the master secret: equal on every replica, its own key', () => {
+    const secret = 's'.repeat(40);
+    const nonceSecret = new MasterSecret(secret).dpopNonceSecret();
+    expect(nonceSecret).toHaveLength(32);
+    expect(new MasterSecret(secret).dpopNonceSecret().equals(nonceSecret)).toBe(true);
+    expect(new MasterSecret('t'.repeat(40)).dpopNonceSecret().equals(nonceSecret)).toBe(false);
+    expect(nonceSecret.toString('base64url')).not.toBe(new MasterSecret(secret).mac('dpop-nonce', ''));
+  });
+});
+
 describe('JWT-1 DPoP proofs are checked with pinned algorithms', () => {
   const refusedProof = async (makeProof: (key: DpopKey, nonce: string) => Promise<string> | string) => {
     const key = await dpopKey();
@@ -232,6 +254,28 @@ describe('JWT-1 DPoP proofs are checked with pinned algorithms', () => {
   it('refuses RS256 (not in the pinned list) even when correctly signed', async () => {
     const rsa = await dpopKey('RS256');
     expect(await refusedProof((_key, nonce) => proof(rsa, { htm: 'POST', htu: htu(), nonce }))).toBe('invalid_dpop_proof');
+  });
+
+  it('answers malformed DPoP headers with invalid_dpop_proof, never a 5xx', async () => {
+    const key = await dpopKey();
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const malformed = [
+      'x',
+      'a.b.c',
+      `${b64({ alg: 'ES256', typ: 'dpop+jwt' })}.${b64({})}.sig`,
+      `${b64({ alg: 'ES256', typ: 'JWT', jwk: key.publicJwk })}.${b64({ htm: 'POST', htu: htu() })}.sig`,
+      `${b64({ alg: 'ES256', typ: 'dpop+jwt', jwk: { kty: 'oct', k: 'AAAA' } })}.${b64({ htm: 'POST', htu: htu() })}.sig`,
+      `${b64({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.publicJwk })}.${'A'.repeat(6000)}.sig`,
+      // A header that carries the private key: a client bug that must not be rewarded.
+      await new SignJWT({ htm: 'POST', htu: htu(), jti: 'j', iat: Math.floor(Date.now() / 1000) })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(key.privateKey) })
+        .sign(key.privateKey),
+    ];
+    for (const dpop of malformed) {
+      const response = await tokenRequest({ grant_type: 'client_credentials' }, { auth: basic(service.clientId, service.secret), dpop });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toBe('invalid_dpop_proof');
+    }
   });
 
   it('refuses a proof for another URL or method', async () => {
