@@ -286,6 +286,9 @@ describe('JWT-1 DPoP proofs are checked with pinned algorithms', () => {
   it('advertises exactly the pinned algorithms in discovery', async () => {
     const metadata = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     expect(metadata['dpop_signing_alg_values_supported']).toEqual([...DPOP_SIGNING_ALGS]);
+    // Attestation-based client auth (which would add a challenge endpoint for DPoP) is off.
+    expect(metadata['challenge_endpoint']).toBeUndefined();
+    expect(metadata['token_endpoint_auth_methods_supported']).not.toContain('attest_jwt_client_auth');
     expect(DPOP_SIGNING_ALGS.some((alg) => /^(HS|RS|none)/i.test(alg))).toBe(false);
   });
 });

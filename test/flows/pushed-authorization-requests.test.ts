@@ -64,6 +64,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   await storage?.dispose();
+  // Every refusal above was a 4xx chosen on purpose, not an engine failure.
+  expect(server?.logs.join('')).not.toMatch(/provider server error/);
 });
 
 describe('RFC 9126 pushed authorization requests', () => {
