@@ -6,6 +6,7 @@
 import { SignJWT, decodeJwt, exportJWK } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_API } from '../../src/admin/admin-api.js';
 import { registerClients } from '../../src/clients/register.js';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { MasterSecret } from '../../src/security/master-secret.js';
@@ -156,6 +157,22 @@ describe('FLOW-8 DPoP-bound tokens', () => {
       .rejects.toThrow(/dpop_bound_access_token/);
     await expect(registerClients([{ client_id: 'typo', grant_types: ['client_credentials'], scope: 'things:read', dpop_bound_access_tokens: 'yes' }], live.current, services.clients))
       .rejects.toThrow(/dpop_bound_access_tokens/);
+  });
+
+  it('takes dpop_bound_access_tokens and require_pushed_authorization_requests through the admin API', async () => {
+    const adminSecret = 'a'.repeat(43);
+    await registerClient(server, { client_id: 'ops', client_secret: adminSecret, grant_types: ['client_credentials'], scope: 'admin:read admin:write' });
+    const config = await discover('ops', oidc.ClientSecretBasic(adminSecret));
+    const token = (await oidc.clientCredentialsGrant(config, { resource: ADMIN_API, scope: 'admin:read admin:write' })).access_token;
+    const put = (body: unknown) =>
+      fetch(`${server.issuer}/admin/v1/clients/native-app`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const metadata = { token_endpoint_auth_method: 'none', redirect_uris: [REDIRECT_URI], scope: 'openid', dpop_bound_access_tokens: true, require_pushed_authorization_requests: true };
+    expect((await put(metadata)).status).toBe(201);
+    const saved = (await (await fetch(`${server.issuer}/admin/v1/clients/native-app`, { headers: { authorization: `Bearer ${token}` } })).json()) as Record<string, unknown>;
+    expect(saved).toMatchObject({ dpop_bound_access_tokens: true, require_pushed_authorization_requests: true });
+    const typo = await put({ ...metadata, require_pushed_authorization_request: true });
+    expect(typo.status).toBe(400);
+    expect(await typo.text()).toMatch(/require_pushed_authorization_request\b/);
   });
 });
 
