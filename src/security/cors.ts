@@ -1,7 +1,7 @@
 /**
  * CORS (NET-4). Browsers may call only the endpoints a browser app needs — token, userinfo,
- * revocation, pushed authorization requests, JWKS, discovery — and only from a web origin some client registered (the origins
- * of its redirect URIs). The allowed origin is echoed, never `*`, never with credentials; methods
+ * revocation, pushed authorization requests, JWKS, discovery — and only from a web origin some
+ * client registered (the origins of its redirect URIs). The allowed origin is echoed, never `*`, never with credentials; methods
  * and request headers are limited. Anything else gets no CORS headers, whatever the engine says.
  */
 import type { ServerResponse } from 'node:http';

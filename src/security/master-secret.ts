@@ -1,7 +1,8 @@
 /**
- * Everything derived from GATEHOUSE_SECRET: an AES-256-GCM box for key material at rest,
- * an HMAC pepper for client secrets and the DPoP nonce secret. Enforces: distinct sub-keys per purpose (HKDF), a fresh
- * random IV per encryption, authenticated decryption (tampered ciphertext is rejected).
+ * Everything derived from GATEHOUSE_SECRET: an AES-256-GCM box for key material at rest, an
+ * HMAC pepper for client secrets and the DPoP nonce secret. Enforces: distinct sub-keys per
+ * purpose (HKDF), a fresh random IV per encryption, authenticated decryption (tampered
+ * ciphertext is rejected).
  */
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
