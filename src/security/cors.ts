@@ -1,8 +1,9 @@
 /**
  * CORS (NET-4). Browsers may call only the endpoints a browser app needs — token, userinfo,
  * revocation, pushed authorization requests, JWKS, discovery — and only from a web origin some
- * client registered (the origins of its redirect URIs). The allowed origin is echoed, never `*`, never with credentials; methods
- * and request headers are limited. Anything else gets no CORS headers, whatever the engine says.
+ * client registered (the origins of its redirect URIs). The allowed origin is echoed, never `*`,
+ * never with credentials; methods and request headers are limited. Anything else gets no CORS
+ * headers, whatever the engine says.
  */
 import type { ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
