@@ -33,6 +33,9 @@ export interface AdapterDependencies {
 
 const STRUCTURED_MODELS = new Set(['AccessToken', 'ClientCredentials']);
 
+/** A JWT id (DPoP proof, client assertion) another request stored first: a replay that lost a race. */
+export class JwtAlreadyUsed extends errors.InvalidRequest {}
+
 /** The request being served, if any: oidc-provider keeps it in async local storage. */
 function currentRequestMetadata(): SessionMetadata {
   // oidc-provider's static `ctx` getter is not in its type definitions.
@@ -78,7 +81,7 @@ class RecordAdapter implements Adapter {
       // The engine checks for a seen JWT id and then stores it: two parallel requests with the
       // same assertion or DPoP proof would both pass. The insert decides atomically.
       if (!(await this.records.insertOnce(this.model, id, payload as Record<string, unknown>, expiresIn))) {
-        throw new errors.InvalidRequest('this JWT was already used');
+        throw new JwtAlreadyUsed('this JWT was already used');
       }
       return;
     }

@@ -13,7 +13,9 @@
  *   endpoint; bound tokens carry `cnf.jkt` and are of `token_type` DPoP; a public client's
  *   refresh tokens are bound to the same key.
  */
+import type Provider from 'oidc-provider';
 import type { Configuration } from 'oidc-provider';
+import { JwtAlreadyUsed } from '../adapter/index.js';
 import type { Config } from '../config/index.js';
 
 /** FAPI 2.0's choice: no RSASSA-PKCS1-v1_5, nothing symmetric. `Ed25519` is EdDSA's new name (RFC 9864). */
@@ -28,5 +30,28 @@ export function dpopFeature(config: Config, nonceSecret: Buffer): NonNullable<Fe
     nonceSecret,
     requireNonce: () => requireNonce,
     allowReplay: false,
+  };
+}
+
+interface ReplayStore {
+  unique(iss: string, jti: string, exp: number): Promise<boolean>;
+}
+
+/**
+ * The engine's replay check looks a JWT id up, then stores it. Two replicas handed the same proof
+ * at the same moment both find nothing; the adapter's insert lets one store it and refuses the
+ * other. That refusal is reported as what it is — a replay — so the engine answers with its usual
+ * error for the endpoint (`invalid_grant` at the token endpoint, `invalid_token` at userinfo).
+ */
+export function reportRacingReplaysAsReplays(provider: Provider): void {
+  const store = provider.ReplayDetection as unknown as ReplayStore;
+  const unique = store.unique.bind(store);
+  store.unique = async (iss, jti, exp) => {
+    try {
+      return await unique(iss, jti, exp);
+    } catch (error) {
+      if (error instanceof JwtAlreadyUsed) return false;
+      throw error;
+    }
   };
 }
