@@ -160,7 +160,7 @@ describe('RFC 9126 pushed authorization requests', () => {
     ).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
-  it('lets a registered browser origin push (CORS preflight)', async () => {
+  it('lets a registered browser origin push, and no other (CORS)', async () => {
     const response = await fetch(`${server.issuer}/request`, {
       method: 'OPTIONS',
       headers: { origin: 'https://app.test.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, dpop' },
@@ -168,6 +168,20 @@ describe('RFC 9126 pushed authorization requests', () => {
     expect(response.status).toBe(204);
     expect(response.headers.get('access-control-allow-origin')).toBe('https://app.test.example');
     expect(response.headers.get('access-control-allow-methods')).toBe('POST');
+    const { params } = await pkce();
+    const pushed = await fetch(`${server.issuer}/request`, {
+      method: 'POST',
+      headers: { origin: 'https://app.test.example', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: 'spa', response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', ...params }),
+    });
+    expect(pushed.status).toBe(201);
+    expect(pushed.headers.get('access-control-allow-origin')).toBe('https://app.test.example');
+    const foreign = await fetch(`${server.issuer}/request`, {
+      method: 'POST',
+      headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: 'spa', response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', ...params }),
+    });
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('advertises the endpoint, and does not claim PAR is required for everyone', async () => {
