@@ -89,6 +89,19 @@ describe('FLOW-8 DPoP-bound tokens', () => {
     expect(await introspect(tokens.access_token)).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: key.thumbprint } });
   });
 
+  it('refuses a DPoP-bound JWT access token for an API at userinfo, even with a valid proof (it is not for userinfo)', async () => {
+    const key = await dpopKey();
+    const config = await discover(service.clientId, oidc.ClientSecretBasic(service.secret));
+    const dpop = oidc.getDPoPHandle(config, key);
+    const tokens = await oidc.clientCredentialsGrant(config, { resource: API, scope: 'things:read' }, { DPoP: dpop });
+    const nonce = await currentNonce(key);
+    const response = await fetch(`${server.issuer}/me`, {
+      headers: { authorization: `DPoP ${tokens.access_token}`, dpop: await proof(key, { htm: 'GET', htu: `${server.issuer}/me`, nonce, accessToken: tokens.access_token }) },
+    });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^DPoP .*invalid_token/);
+  });
+
   it('binds an opaque access token the same way', async () => {
     const key = await dpopKey('EdDSA');
     const config = await discover(service.clientId, oidc.ClientSecretBasic(service.secret));
