@@ -5,6 +5,7 @@
  */
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { HttpBrowser } from '../support/browser-over-http.js';
 import { dpopKey } from '../support/dpop.js';
 import { REDIRECT_URI, registerApi, registerClient, registerSpaClient, registerUser } from '../support/fixtures.js';
@@ -208,6 +209,13 @@ describe('REQUIRE_PAR=true', () => {
   afterAll(async () => {
     await strict?.stop();
     await strictStorage?.dispose();
+  });
+
+  it('is off unless set, and must be a boolean', () => {
+    const base = { GATEHOUSE_DATA_DIR: '/tmp/unused' };
+    expect(loadConfig(base).par.required).toBe(false);
+    expect(loadConfig({ ...base, REQUIRE_PAR: 'true' }).par.required).toBe(true);
+    expect(() => loadConfig({ ...base, REQUIRE_PAR: 'always' })).toThrow(ConfigError);
   });
 
   it('says so in discovery', async () => {
