@@ -108,6 +108,7 @@ export async function buildLiveProvider(services: Services, logger: Logger, metr
     accounts: services.accounts,
     resourceServers: services.resourceServers,
     pages: providerPages,
+    dpopNonceSecret: services.secret.dpopNonceSecret(),
     keys: services.keys,
     clients: services.clients,
     feed: services.feed,

@@ -18,7 +18,7 @@ import type { MasterSecret } from '../security/master-secret.js';
 import type { SessionStore } from '../sessions/store.js';
 import { z } from 'zod';
 import { ValidationError, parseOrThrow } from '../validation.js';
-import { accountSignInUrl } from './account-client.js';
+import { accountSignInUrl, pushedAccountSignInUrl } from './account-client.js';
 import { describeDevice, maskIp } from './device.js';
 import { passwordChangedPage, passwordPage, sessionsPage } from './views.js';
 
@@ -78,7 +78,7 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
     if (!user) {
       if (ctx.method === 'GET') {
         ctx.status = 303;
-        ctx.redirect(accountSignInUrl(deps.config.issuer));
+        ctx.redirect(deps.config.par.required ? await pushedAccountSignInUrl(deps.provider(), deps.config.issuer) : accountSignInUrl(deps.config.issuer));
         return;
       }
       return ctx.throw(401, 'Your session has ended. Sign in again.');

@@ -1,8 +1,9 @@
 /**
  * oidc-provider's Adapter over PostgreSQL, one instance per model name. Enforces: clients come
- * from the client store (cached, never written through the provider), and a second redemption
+ * from the client store (cached, never written through the provider), a second redemption
  * of a code or refresh token — even one racing the first across replicas — is invalid_grant
- * and revokes the whole grant.
+ * and revokes the whole grant, and a JWT id (client assertion, DPoP proof) or pushed
+ * request_uri is used once, however many replicas race for it.
  */
 import Provider, { errors, type Adapter, type AdapterFactory, type AdapterPayload } from 'oidc-provider';
 import type { SessionMetadata } from '../sessions/store.js';
@@ -31,6 +32,9 @@ export interface AdapterDependencies {
 }
 
 const STRUCTURED_MODELS = new Set(['AccessToken', 'ClientCredentials']);
+
+/** A JWT id (DPoP proof, client assertion) another request stored first: a replay that lost a race. */
+export class JwtAlreadyUsed extends errors.InvalidRequest {}
 
 /** The request being served, if any: oidc-provider keeps it in async local storage. */
 function currentRequestMetadata(): SessionMetadata {
@@ -77,7 +81,7 @@ class RecordAdapter implements Adapter {
       // The engine checks for a seen JWT id and then stores it: two parallel requests with the
       // same assertion or DPoP proof would both pass. The insert decides atomically.
       if (!(await this.records.insertOnce(this.model, id, payload as Record<string, unknown>, expiresIn))) {
-        throw new errors.InvalidRequest('this JWT was already used');
+        throw new JwtAlreadyUsed('this JWT was already used');
       }
       return;
     }
@@ -116,6 +120,11 @@ class RecordAdapter implements Adapter {
 
   async consume(id: string) {
     if (await this.records.consume(this.model, id)) return;
+    // The engine checks `consumed` before it consumes: two authorization responses racing for one
+    // pushed request would both pass. RFC 9126 makes a request_uri single-use; the loser fails.
+    if (this.model === 'PushedAuthorizationRequest') {
+      throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
+    }
     if (!REDEEMABLE_MODELS.has(this.model)) return;
     // oidc-provider reads, checks `consumed`, then consumes: two parallel redemptions both pass
     // the check. The conditional update lets exactly one win; the loser is treated as reuse.

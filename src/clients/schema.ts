@@ -57,6 +57,10 @@ const clientMetadataFields = z.strictObject({
     .optional(),
   require_auth_time: z.boolean().optional(),
   require_pkce: z.boolean().optional(),
+  // FLOW-8 / RFC 9449: every token request of this client must carry a DPoP proof.
+  dpop_bound_access_tokens: z.boolean().optional(),
+  // RFC 9126: this client's authorization requests must be pushed first.
+  require_pushed_authorization_requests: z.boolean().optional(),
 });
 
 function clientMetadataRules(allowReservedIds: boolean) {

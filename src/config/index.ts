@@ -56,6 +56,10 @@ export interface Config {
     readonly expiredRecordGrace: number;
     readonly sweepInterval: number;
   };
+  /** DPoP (RFC 9449): whether every proof must carry a server-issued nonce. */
+  readonly dpop: { readonly requireNonce: boolean };
+  /** Pushed authorization requests (RFC 9126): required of every client when true. */
+  readonly par: { readonly required: boolean };
 }
 
 export class ConfigError extends Error {
@@ -133,6 +137,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       expiredRecordGrace: e.EXPIRED_RECORD_GRACE,
       sweepInterval: e.SWEEP_INTERVAL,
     },
+    dpop: { requireNonce: e.DPOP_REQUIRE_NONCE },
+    par: { required: e.REQUIRE_PAR },
   });
 }
 

@@ -99,6 +99,11 @@ export const environmentSchema = z
       .default(90),
     EXPIRED_RECORD_GRACE: seconds('EXPIRED_RECORD_GRACE', 24 * 3600, 0, 30 * 24 * 3600),
     SWEEP_INTERVAL: seconds('SWEEP_INTERVAL', 60, 1, 24 * 3600),
+    // FLOW-8: a DPoP proof must carry a server nonce (RFC 9449 §8), so a proof made in advance —
+    // e.g. by script injected into a single-page app — is useless after about five minutes.
+    DPOP_REQUIRE_NONCE: flag('DPOP_REQUIRE_NONCE', true),
+    // RFC 9126: every authorization request must be pushed first (clients may also opt in alone).
+    REQUIRE_PAR: flag('REQUIRE_PAR', false),
   })
   .superRefine((env, ctx) => {
     if (env.DATABASE_URL && !env.GATEHOUSE_SECRET) {

@@ -14,6 +14,9 @@ export const REDACTED_PATHS = [
   'res.headers["set-cookie"]',
   'headers.authorization',
   'headers.cookie',
+  // A DPoP proof is a credential until the server has seen it (RFC 9449): not for log files.
+  'req.headers.dpop',
+  'headers.dpop',
   '*.password',
   '*.client_secret',
   '*.access_token',

@@ -17,6 +17,8 @@ import { ADMIN_API, adminResourceServer } from '../admin/admin-api.js';
 import type { StructuredTokens } from './structured-tokens.js';
 import type { ProviderPages } from './pages.js';
 import type { AdapterFactory } from 'oidc-provider';
+import { DPOP_SIGNING_ALGS, dpopFeature } from './dpop.js';
+import { pushedAuthorizationRequestsFeature } from './pushed-authorization-requests.js';
 
 export interface ProviderState {
   readonly keyring: Keyring;
@@ -30,6 +32,8 @@ export interface ProviderDependencies {
   readonly resourceServers: ResourceServerStore;
   readonly pages: ProviderPages;
   readonly structuredTokens: Pick<StructuredTokens, 'recordIssued'>;
+  /** The DPoP nonce secret, derived from the master secret (the same on every replica). */
+  readonly dpopNonceSecret: Buffer;
 }
 
 export const CLAIMS_BY_SCOPE = {
@@ -81,7 +85,7 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
       authorizationSigningAlgValues: [...ASYMMETRIC_SIGNING],
       requestObjectSigningAlgValues: [...ASYMMETRIC_SIGNING],
       clientAuthSigningAlgValues: [...ASYMMETRIC_SIGNING],
-      dPoPSigningAlgValues: ['ES256', 'EdDSA', 'PS256'],
+      dPoPSigningAlgValues: [...DPOP_SIGNING_ALGS],
     },
     clientDefaults: {
       grant_types: ['authorization_code'],
@@ -142,6 +146,8 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
       },
       userinfo: { enabled: true },
       registration: { enabled: false },
+      dPoP: dpopFeature(config, deps.dpopNonceSecret),
+      pushedAuthorizationRequests: pushedAuthorizationRequestsFeature(config),
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: (ctx, form) => pages.logout(ctx, form),

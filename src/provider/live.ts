@@ -17,6 +17,7 @@ import type { ClientStore } from '../clients/store.js';
 import { providerConfiguration, type ProviderDependencies, type ProviderState } from './configuration.js';
 import { widenFormAction } from '../security/headers.js';
 import { documentCache } from './document-cache.js';
+import { reportRacingReplaysAsReplays } from './dpop.js';
 
 export interface LiveProviderDependencies extends ProviderDependencies {
   readonly keys: SigningKeyStore;
@@ -88,6 +89,7 @@ export class LiveProvider {
   private build(state: ProviderState): Provider {
     const provider = new Provider(this.deps.config.issuer, providerConfiguration(this.deps, state));
     provider.proxy = this.deps.config.trustProxy;
+    reportRacingReplaysAsReplays(provider);
     const { clients, logger } = this.deps;
     // Client secrets are stored as keyed hashes, so the comparison is ours (constant time).
     const clientPrototype = provider.Client.prototype as unknown as {

@@ -51,6 +51,20 @@ function currentSubstitution(): Substitution | undefined {
   return ctx?.req?.[STRUCTURED];
 }
 
+/**
+ * The key or certificate a sender-constrained JWT is bound to (`cnf`, RFC 9449 / RFC 8705), as
+ * the engine stores it for an opaque token: introspection then answers with the same `cnf` and
+ * `token_type` (DPoP) as for an opaque token.
+ */
+function senderConstraintOf(cnf: unknown): Payload {
+  if (typeof cnf !== 'object' || cnf === null) return {};
+  const { jkt, 'x5t#S256': x5t } = cnf as Record<string, unknown>;
+  return {
+    ...(typeof jkt === 'string' ? { jkt } : {}),
+    ...(typeof x5t === 'string' ? { 'x5t#S256': x5t } : {}),
+  };
+}
+
 export class StructuredTokens {
   constructor(
     private readonly issuer: string,
@@ -98,6 +112,7 @@ export class StructuredTokens {
       scope: claims['scope'],
       aud: claims['aud'],
       ...(isServiceToken ? {} : { accountId: claims['sub'], grantId }),
+      ...senderConstraintOf(claims['cnf']),
     };
   }
 

@@ -1,8 +1,9 @@
 /**
  * CORS (NET-4). Browsers may call only the endpoints a browser app needs — token, userinfo,
- * revocation, JWKS, discovery — and only from a web origin some client registered (the origins
- * of its redirect URIs). The allowed origin is echoed, never `*`, never with credentials; methods
- * and request headers are limited. Anything else gets no CORS headers, whatever the engine says.
+ * revocation, pushed authorization requests, JWKS, discovery — and only from a web origin some
+ * client registered (the origins of its redirect URIs). The allowed origin is echoed, never `*`,
+ * never with credentials; methods and request headers are limited. Anything else gets no CORS
+ * headers, whatever the engine says.
  */
 import type { ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
@@ -11,6 +12,8 @@ import { endpointOf } from './token-requests.js';
 const BROWSER_ENDPOINTS: Record<string, string> = {
   '/token': 'POST',
   '/token/revocation': 'POST',
+  // Pushed authorization requests (RFC 9126): a public browser client pushes its own.
+  '/request': 'POST',
   '/me': 'GET, POST',
   '/jwks': 'GET',
   '/.well-known/openid-configuration': 'GET',

@@ -1,7 +1,8 @@
 /**
- * Everything derived from GATEHOUSE_SECRET: an AES-256-GCM box for key material at rest and
- * an HMAC pepper for client secrets. Enforces: distinct sub-keys per purpose (HKDF), a fresh
- * random IV per encryption, authenticated decryption (tampered ciphertext is rejected).
+ * Everything derived from GATEHOUSE_SECRET: an AES-256-GCM box for key material at rest, an
+ * HMAC pepper for client secrets and the DPoP nonce secret. Enforces: distinct sub-keys per
+ * purpose (HKDF), a fresh random IV per encryption, authenticated decryption (tampered
+ * ciphertext is rejected).
  */
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
@@ -13,6 +14,7 @@ export class MasterSecret {
   readonly #encryptionKey: KeyObject;
   readonly #pepper: KeyObject;
   readonly #macKey: KeyObject;
+  readonly #dpopNonceSecret: Buffer;
 
   constructor(secret: string) {
     if (secret.length < 32) throw new Error('the master secret must be at least 32 characters');
@@ -21,6 +23,15 @@ export class MasterSecret {
     this.#encryptionKey = createSecretKey(Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/at-rest-encryption', 32)));
     this.#pepper = createSecretKey(Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/client-secret-pepper', 32)));
     this.#macKey = createSecretKey(Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/request-mac', 32)));
+    this.#dpopNonceSecret = Buffer.from(hkdfSync('sha256', ikm, salt, 'gatehouse/dpop-nonce', 32));
+  }
+
+  /**
+   * The key the engine derives DPoP nonces from (FLOW-8): the same on every worker and replica,
+   * so a nonce one of them issued is accepted by all. A copy: the engine wants a Buffer of its own.
+   */
+  dpopNonceSecret(): Buffer {
+    return Buffer.from(this.#dpopNonceSecret);
   }
 
   /** Encrypts UTF-8 text; `context` is bound as associated data so a value cannot be moved to another row. */

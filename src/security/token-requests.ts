@@ -9,7 +9,9 @@ import type { Middleware } from 'koa';
 import { attachSubstitution, substitutionFor } from '../provider/structured-tokens.js';
 import { BodyTooLarge, clientIdOf, parseForm, readFormBody, replayRequest } from './request-body.js';
 
-const TOKEN_ENDPOINTS = new Set(['/token', '/token/introspection', '/token/revocation']);
+// `/request` (pushed authorization requests) authenticates clients too, and stores a record per
+// call: it counts against the client's limit like the token endpoint.
+const TOKEN_ENDPOINTS = new Set(['/token', '/token/introspection', '/token/revocation', '/request']);
 
 /** The engine's router ignores case and a trailing slash; so must the edge, or `/TOKEN/` slips past. */
 export function endpointOf(path: string): string {
