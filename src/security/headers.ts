@@ -60,10 +60,39 @@ export function securityHeaders(): Middleware {
   };
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+interface RedirectingClient {
+  readonly applicationType?: string | undefined;
+  readonly redirectUris?: readonly string[] | undefined;
+  redirectUriAllowed(uri: string): boolean;
+}
+
+/**
+ * A client's redirect targets as the form-action sees them. FLOW-9 (RFC 8252 §7.3): the engine
+ * matches a native client's loopback redirect URI on any port, but a host-source without a port
+ * allows only port 80, so the browser would block the final redirect. For that case only, the
+ * port this sign-in actually asked for (already checked by the engine) is added.
+ */
+export function clientFormTargets(client: RedirectingClient, requestedRedirectUri?: unknown): string[] {
+  const targets = [...(client.redirectUris ?? [])];
+  if (client.applicationType !== 'native' || typeof requestedRedirectUri !== 'string') return targets;
+  const requested = URL.parse(requestedRedirectUri);
+  if (requested?.protocol !== 'http:' || !LOOPBACK_HOSTS.has(requested.hostname) || !requested.port) return targets;
+  if (!client.redirectUriAllowed(requestedRedirectUri)) return targets;
+  targets.push(requested.origin);
+  return targets;
+}
+
 /** CSP source for where a redirect after a form post may land: an origin, or a custom scheme. */
 export function formTargetSource(uri: string): string | undefined {
   if (!URL.canParse(uri)) return undefined;
   const url = new URL(uri);
+  // CSP host sources cannot hold an IPv6 literal (Chromium ignores `http://[::1]`): the closest
+  // source it accepts is any host with that scheme and exactly that port.
+  if ((url.protocol === 'https:' || url.protocol === 'http:') && url.hostname.startsWith('[')) {
+    return `${url.protocol}//*:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
+  }
   if (url.protocol === 'https:' || url.protocol === 'http:') return url.origin;
   return url.protocol;
 }
