@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { createRemoteJWKSet } from 'jose';
+import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import Koa from 'koa';
 import { ProofReplayCache, verifyAccessToken, type AccessTokenPolicy } from './verify-access-token.js';
 
@@ -31,11 +31,26 @@ async function discoverJwksUri(issuer: string): Promise<string> {
   return jwksUri;
 }
 
-export async function demoApi(options: DemoApiOptions): Promise<Koa> {
+/** The issuer's keys, located through its discovery document on first use (so the API may start first). */
+function issuerKeys(options: DemoApiOptions): JWTVerifyGetKey {
+  let keys: Promise<JWTVerifyGetKey> | undefined;
+  return async (header, token) => {
+    keys ??= (options.jwksUri ? Promise.resolve(options.jwksUri) : discoverJwksUri(options.issuer)).then(
+      (uri) => createRemoteJWKSet(new URL(uri)),
+      (error: unknown) => {
+        keys = undefined;
+        throw error;
+      },
+    );
+    return (await keys)(header, token);
+  };
+}
+
+export function demoApi(options: DemoApiOptions): Koa {
   const policy: AccessTokenPolicy = {
     issuer: options.issuer,
     audience: options.audience,
-    keys: createRemoteJWKSet(new URL(options.jwksUri ?? (await discoverJwksUri(options.issuer)))),
+    keys: issuerKeys(options),
     algorithms: options.algorithms ?? ['ES256'],
     requiredScopes: options.requiredScopes ?? ['demo:read'],
     replay: new ProofReplayCache(),
@@ -67,24 +82,33 @@ export async function demoApi(options: DemoApiOptions): Promise<Koa> {
     }
     const socket = ctx.req.socket as Partial<TLSSocket>;
     const certificate = socket.encrypted ? socket.getPeerCertificate?.() : undefined;
-    const verdict = await verifyAccessToken(
-      {
-        method: ctx.method,
-        url: `${ctx.protocol}://${ctx.host}${ctx.path}`,
-        authorization: ctx.get('authorization') || undefined,
-        dpop: ctx.req.headers['dpop'],
-        clientCertificate: certificate?.raw,
-      },
-      policy,
-    );
+    let verdict: Awaited<ReturnType<typeof verifyAccessToken>>;
+    try {
+      verdict = await verifyAccessToken(
+        {
+          method: ctx.method,
+          url: `${ctx.protocol}://${ctx.host}${ctx.path}`,
+          authorization: ctx.get('authorization') || undefined,
+          dpop: ctx.req.headers['dpop'],
+          clientCertificate: certificate?.raw,
+        },
+        policy,
+      );
+    } catch (error) {
+      // The issuer's keys could not be fetched: the token may be fine, so not a 401.
+      ctx.app.emit('error', error, ctx);
+      ctx.status = 503;
+      ctx.body = { error: 'temporarily_unavailable' };
+      return;
+    }
     if (!verdict.ok) {
       ctx.status = verdict.status;
       ctx.set('WWW-Authenticate', verdict.wwwAuthenticate);
       ctx.body = { error: verdict.error };
       return;
     }
-    const { sub, client_id: clientId, scope } = verdict.claims;
-    ctx.body = { message: `Hello, ${sub}. The demo API accepted your access token.`, sub, client_id: clientId, scope };
+    const { sub, client_id: clientId, scope, exp } = verdict.claims;
+    ctx.body = { message: `Hello, ${sub}. The demo API accepted your access token.`, sub, client_id: clientId, scope, token_expires_at: exp };
   });
   return app;
 }
@@ -95,7 +119,7 @@ export interface RunningDemoApi {
 }
 
 export async function startDemoApi(options: DemoApiOptions & { readonly port: number; readonly host?: string }): Promise<RunningDemoApi> {
-  const app = await demoApi(options);
+  const app = demoApi(options);
   const server = options.tls
     ? https.createServer({ ...options.tls, requestCert: true, rejectUnauthorized: false }, app.callback())
     : http.createServer(app.callback());

@@ -112,6 +112,8 @@ async function verifyToken(token: string, policy: AccessTokenPolicy): Promise<Ac
     return payload as AccessTokenClaims;
   } catch (error) {
     const code = (error as { code?: string }).code;
+    // Trouble fetching or reading the issuer's key set says nothing about the token: not a 401.
+    if (!code?.startsWith('ERR_J') || code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JWKS_INVALID') throw error;
     const description =
       code === 'ERR_JWT_EXPIRED'
         ? 'the access token expired'
