@@ -42,6 +42,10 @@ export function staticPages(settings: { apiUrl: string }): Middleware {
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.set('X-Frame-Options', 'DENY');
     ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
+    if (ctx.path === '/favicon.ico') {
+      ctx.status = 204;
+      return;
+    }
     const served = ctx.method === 'GET' ? FILES[ctx.path] : undefined;
     if (!served) return next();
     ctx.type = served.type;
