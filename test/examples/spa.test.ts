@@ -5,6 +5,7 @@
  * short token lifetimes and two tabs keep the user signed in; sign-out ends everything; other
  * sites get nothing.
  */
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
@@ -15,7 +16,7 @@ import { startDemoApi, type RunningDemoApi } from '../../examples/spa/api/server
 import { startBff, type RunningBff } from '../../examples/spa/bff/app.js';
 import { registerResourceServers } from '../../src/apis/register.js';
 import { launchChromium } from '../support/chromium.js';
-import { registerApi, registerClient, registerUser } from '../support/fixtures.js';
+import { API, registerApi, registerClient, registerServiceClient, registerUser } from '../support/fixtures.js';
 import { selfSignedCertificate } from '../support/self-signed.js';
 import { createTestStorage, freePort, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
 
@@ -106,8 +107,13 @@ async function callApi(page: Page): Promise<{ sub: string; token_expires_at: num
 
 /** A request to the BFF from outside the browser, as a script on another machine could send it. */
 function bffRequest(method: string, path: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  return httpsRequest(method, `${bff.url}${path}`, headers);
+}
+
+/** Over https to the test's own self-signed certificate. */
+function httpsRequest(method: string, url: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const request = https.request(`${bff.url}${path}`, { method, headers, rejectUnauthorized: false }, (response) => {
+    const request = https.request(url, { method, headers, rejectUnauthorized: false }, (response) => {
       response.resume();
       response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers }));
     });
@@ -126,6 +132,8 @@ let untouchedPage: Page;
 let firstExpiry: number;
 const untouchedTokenRequests: number[] = [];
 const untouchedApiStatuses: number[] = [];
+/** What the BFF handed that tab, seen on the wire (the page itself keeps them in a closure). */
+const untouchedAccessTokens: string[] = [];
 
 describe('SPA-1 the browser pattern in real Chromium', () => {
   it('signs in through Gatehouse and shows the API answer with the token subject', async () => {
@@ -162,8 +170,11 @@ describe('SPA-1 the browser pattern in real Chromium', () => {
     untouchedPage.on('request', (request) => {
       if (request.url().endsWith('/bff/session') && request.method() === 'POST') untouchedTokenRequests.push(Date.now());
     });
-    untouchedPage.on('response', (response) => {
+    untouchedPage.on('response', async (response) => {
       if (response.url().startsWith(api.url)) untouchedApiStatuses.push(response.status());
+      if (response.url().endsWith('/bff/session') && response.status() === 200) {
+        untouchedAccessTokens.push(((await response.json()) as { access_token: string }).access_token);
+      }
     });
     await untouchedPage.goto(bff.url);
     await signedIn(untouchedPage);
@@ -223,7 +234,8 @@ describe('SPA-1 the browser pattern in real Chromium', () => {
   });
 
   it(`replaces a ${TOKEN_TTL}-second access token before a call could fail`, async () => {
-    const wait = firstExpiry * 1000 + 1500 - Date.now();
+    // Past the expiry and the API's 5 s clock tolerance: the first token is refused by now.
+    const wait = firstExpiry * 1000 + 6500 - Date.now();
     if (wait > 0) await untouchedPage.waitForTimeout(wait);
     const answer = await callApi(untouchedPage);
     expect(answer.sub).toBe(user.account.id);
@@ -233,6 +245,44 @@ describe('SPA-1 the browser pattern in real Chromium', () => {
     expect(untouchedTokenRequests[1]).toBeLessThan(firstExpiry * 1000);
     expect(untouchedApiStatuses).toEqual([200, 200]);
   }, 60_000);
+
+  it('the demo API refuses Gatehouse tokens that expired, were edited, re-signed or are for another API', async () => {
+    const hello = `${api.url}/api/hello`;
+    const call = async (token: string) => {
+      const response = await httpsRequest('GET', hello, { authorization: `Bearer ${token}` });
+      return { status: response.status, challenge: String(response.headers['www-authenticate'] ?? '') };
+    };
+    const [expired, current] = [untouchedAccessTokens[0] ?? '', untouchedAccessTokens.at(-1) ?? ''];
+    expect((await call(current)).status).toBe(200);
+    const refused = async (token: string, description: string) => {
+      const answer = await call(token);
+      expect(answer.status).toBe(401);
+      expect(answer.challenge).toContain('error="invalid_token"');
+      expect(answer.challenge).toContain(`error_description="${description}"`);
+    };
+    await refused(expired, 'the access token expired');
+    const [header, payload, signature] = current.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const edited = Buffer.from(JSON.stringify({ ...claims, sub: 'someone-else' })).toString('base64url');
+    await refused(`${header}.${edited}.${signature}`, 'the access token is not valid');
+    await refused(`${Buffer.from(JSON.stringify({ alg: 'none', typ: 'at+jwt' })).toString('base64url')}.${payload}.`, 'the access token is not valid');
+    const { keys } = (await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: (Record<string, unknown> & { kid: string })[] };
+    const published = keys.find((key) => key.kid === JSON.parse(Buffer.from(header, 'base64url').toString()).kid) ?? keys[0];
+    const hmacHeader = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'at+jwt', kid: published?.kid })).toString('base64url');
+    const hmac = createHmac('sha256', JSON.stringify(published)).update(`${hmacHeader}.${payload}`).digest('base64url');
+    await refused(`${hmacHeader}.${payload}.${hmac}`, 'the access token is not valid');
+    // A genuine Gatehouse token, for another API.
+    await registerApi(server);
+    const service = await registerServiceClient(server, 'other-service', 'things:read');
+    const otherApi = (await (
+      await fetch(`${server.issuer}/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${service.clientId}:${service.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'things:read', resource: API }),
+      })
+    ).json()) as { access_token: string };
+    await refused(otherApi.access_token, 'the access token is not meant for this API');
+  });
 
   it('signs out: the refresh cookie becomes worthless and the Gatehouse session ends', async () => {
     const before = await refreshCookie();
