@@ -32,6 +32,7 @@ beforeAll(async () => {
     token_endpoint_auth_method: 'none',
     grant_types: ['authorization_code', 'refresh_token'],
     redirect_uris: ['http://127.0.0.1/cb', 'http://[::1]/cb', PRIVATE_USE, CLAIMED_HTTPS],
+    post_logout_redirect_uris: ['http://127.0.0.1/signed-out'],
     scope: 'openid profile things:read',
   });
   browser = await launchChromium();
@@ -98,6 +99,18 @@ describe('FLOW-9 native apps', () => {
         const tokens = await oidc.authorizationCodeGrant(client, callback, { pkceCodeVerifier: verifier, expectedState: 'native-state' });
         expect(tokens.claims()?.sub).toBe(user.account.id);
         expect(tokens.refresh_token).toBeTruthy();
+        if (host === '127.0.0.1') {
+          // RP-initiated logout back to the app: its loopback post-logout URI also matches any port.
+          const signedOut = await loopbackListener(host);
+          try {
+            const end = `${server.issuer}/session/end?client_id=native-app&post_logout_redirect_uri=${encodeURIComponent(`http://127.0.0.1:${signedOut.port}/signed-out`)}`;
+            await page.goto(end);
+            await page.getByRole('button', { name: 'Sign out' }).click();
+            expect((await signedOut.callback).pathname).toBe('/signed-out');
+          } finally {
+            await signedOut.close();
+          }
+        }
         expect(cspViolations).toEqual([]);
       } finally {
         await context.close();
