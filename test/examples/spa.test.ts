@@ -229,6 +229,16 @@ describe('SPA-1 the browser pattern in real Chromium', () => {
     expect((await bffRequest('POST', '/bff/session', { ...withCookie, origin: 'https://evil.example' })).status).toBe(403);
     expect((await bffRequest('POST', '/bff/session', { ...withCookie, origin: bff.url, 'sec-fetch-site': 'cross-site' })).status).toBe(403);
     expect((await bffRequest('POST', '/bff/session', { cookie: withCookie.cookie, origin: bff.url })).status).toBe(403);
+    // A cookie edited by hand is worth nothing (and is cleared).
+    const edited = `${cookie?.value.slice(0, -3)}${cookie?.value.endsWith('AAA') ? 'BBB' : 'AAA'}`;
+    const forged = await bffRequest('POST', '/bff/session', { cookie: `bff_refresh=${edited}`, origin: bff.url, 'x-bff': '1' });
+    expect(forged.status).toBe(401);
+    expect(forged.headers['set-cookie']).toEqual([expect.stringMatching(/^bff_refresh=; Max-Age=0; Path=\/bff\/session;/)]);
+    // Login CSRF: a callback with someone else's code, without this browser's login cookie, signs nobody in.
+    const planted = await bffRequest('GET', '/bff/callback?code=attacker-code&state=attacker-state', {});
+    expect(planted.status).toBe(303);
+    expect(planted.headers.location).toBe('/?signin=expired');
+    expect(planted.headers['set-cookie']?.filter((header) => header.startsWith('bff_refresh='))).toEqual([]);
     const preflight = await bffRequest('OPTIONS', '/bff/session', { origin: attackerOrigin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-bff' });
     expect(Object.keys(preflight.headers).filter((name) => name.startsWith('access-control-'))).toEqual([]);
   });

@@ -160,6 +160,7 @@ export function bffApp(options: BffOptions): Koa {
     if (!fromOwnPage(ctx)) return ctx.throw(403, 'forbidden');
     const session = await sealer.open<SessionContents>(REFRESH_COOKIE, ctx.cookies.get(REFRESH_COOKIE.name));
     if (!session) {
+      if (ctx.cookies.get(REFRESH_COOKIE.name)) ctx.append('Set-Cookie', setCookieHeader(REFRESH_COOKIE, undefined));
       ctx.status = 401;
       ctx.body = { error: 'signed_out' };
       return;
