@@ -1,7 +1,8 @@
 /**
  * Security headers (NET-2, NET-3): koa-helmet with a strict Content-Security-Policy — no inline
  * script or style, no framing, forms post only to ourselves (pages that end in a redirect to a
- * client widen form-action to that client's registered redirect targets) — plus HSTS whenever
+ * client widen form-action to that client's registered redirect targets, and for a native app
+ * to the loopback port its sign-in asked for) — plus HSTS whenever
  * the request arrived over https, and no X-Powered-By.
  */
 import helmet from 'koa-helmet';

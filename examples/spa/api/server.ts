@@ -20,6 +20,8 @@ export interface DemoApiOptions {
   readonly requiredScopes?: readonly string[];
   /** Browser origins allowed to call the API (the SPA's). */
   readonly allowedOrigins: readonly string[];
+  /** How far the API's clock may disagree with Gatehouse's (s, default 5). */
+  readonly clockTolerance?: number;
   readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
 }
 
@@ -54,6 +56,7 @@ export function demoApi(options: DemoApiOptions): Koa {
     algorithms: options.algorithms ?? ['ES256'],
     requiredScopes: options.requiredScopes ?? ['demo:read'],
     replay: new ProofReplayCache(),
+    ...(options.clockTolerance !== undefined ? { clockTolerance: options.clockTolerance } : {}),
   };
   const app = new Koa();
   app.use(async (ctx, next) => {
