@@ -90,9 +90,10 @@ export function formTargetSource(uri: string): string | undefined {
   if (!URL.canParse(uri)) return undefined;
   const url = new URL(uri);
   // CSP host sources cannot hold an IPv6 literal (Chromium ignores `http://[::1]`): the closest
-  // source it accepts is any host with that scheme and exactly that port.
+  // source it accepts is any host with that scheme on exactly that port — only for an explicit
+  // port (e.g. the loopback port a native app's sign-in asked for), never for the default one.
   if ((url.protocol === 'https:' || url.protocol === 'http:') && url.hostname.startsWith('[')) {
-    return `${url.protocol}//*:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
+    return url.port ? `${url.protocol}//*:${url.port}` : undefined;
   }
   if (url.protocol === 'https:' || url.protocol === 'http:') return url.origin;
   return url.protocol;
