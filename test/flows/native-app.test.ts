@@ -98,7 +98,10 @@ describe('FLOW-9 native apps', () => {
         await page.getByText('You can close this window.').waitFor();
         const tokens = await oidc.authorizationCodeGrant(client, callback, { pkceCodeVerifier: verifier, expectedState: 'native-state' });
         expect(tokens.claims()?.sub).toBe(user.account.id);
-        expect(tokens.refresh_token).toBeTruthy();
+        // A public client's refresh token rotates on every use.
+        const refreshed = await oidc.refreshTokenGrant(client, tokens.refresh_token ?? '');
+        expect(refreshed.refresh_token).toBeTruthy();
+        expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
         if (host === '127.0.0.1') {
           // RP-initiated logout back to the app: its loopback post-logout URI also matches any port.
           const signedOut = await loopbackListener(host);
@@ -132,6 +135,15 @@ describe('FLOW-9 native apps', () => {
     expect(await formAction('http://127.0.0.1:4567/cb')).toEqual([...registered, 'http://127.0.0.1:4567']);
     expect(await formAction('http://[::1]:4568/cb')).toEqual([...registered, 'http://*:4568']);
     expect(await formAction(PRIVATE_USE)).toEqual(registered);
+  });
+
+  it('requires PKCE from the public native client', async () => {
+    const client = await nativeClient();
+    const url = oidc.buildAuthorizationUrl(client, { redirect_uri: PRIVATE_USE, scope: 'openid', state: 'no-pkce' });
+    const answer = await new HttpBrowser().follow(url, server.issuer);
+    expect(answer.url.href.startsWith(`${PRIVATE_USE}?`)).toBe(true);
+    expect(answer.url.searchParams.get('error')).toBe('invalid_request');
+    expect(answer.url.searchParams.get('error_description')).toMatch(/PKCE/);
   });
 
   for (const redirectUri of [PRIVATE_USE, CLAIMED_HTTPS]) {
