@@ -180,9 +180,9 @@ export function bffApp(options: BffOptions): Koa {
   router.delete('/bff/session', async (ctx) => {
     if (!fromOwnPage(ctx)) return ctx.throw(403, 'forbidden');
     const session = await sealer.open<SessionContents>(REFRESH_COOKIE, ctx.cookies.get(REFRESH_COOKIE.name));
-    ctx.append('Set-Cookie', setCookieHeader(REFRESH_COOKIE, undefined));
     const postLogout = new URL('/', options.publicOrigin).href;
     if (!session) {
+      ctx.append('Set-Cookie', setCookieHeader(REFRESH_COOKIE, undefined));
       ctx.body = { logout_url: oidc.buildEndSessionUrl(await client(), { client_id: options.clientId, post_logout_redirect_uri: postLogout }).href };
       return;
     }
@@ -192,6 +192,8 @@ export function bffApp(options: BffOptions): Koa {
     for (const token of new Set([session.rt, ...(newest ? [newest.refreshToken] : [])])) {
       await oidc.tokenRevocation(await client(), token, { token_type_hint: 'refresh_token' });
     }
+    // Only now: if Gatehouse could not be reached, the cookie stays so sign-out can be retried.
+    ctx.append('Set-Cookie', setCookieHeader(REFRESH_COOKIE, undefined));
     const hint = newest ? (await sealer.open<SessionContents>(REFRESH_COOKIE, newest.cookie))?.idt : session.idt;
     ctx.body = {
       logout_url: oidc.buildEndSessionUrl(await client(), {
@@ -217,7 +219,6 @@ export function bffApp(options: BffOptions): Koa {
   app.use(staticPages({ apiUrl: options.apiUrl }));
   app.use(router.routes());
   app.use(router.allowedMethods());
-  app.silent = false;
   return app;
 }
 
