@@ -26,7 +26,8 @@ export const resourceServerSchema = z.strictObject({
     .min(1, 'scopes must list at least one scope')
     .max(100),
   token_format: z.enum(['jwt', 'opaque']).default('jwt'),
-  access_token_ttl: z.number().int().min(60).max(24 * 3600).optional(),
+  // As short as 20 s: for high-risk APIs, and to see a browser app's silent refresh at work.
+  access_token_ttl: z.number().int().min(20).max(24 * 3600).optional(),
   signing_alg: z.enum(['ES256', 'RS256']).default('ES256'),
 });
 

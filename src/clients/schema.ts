@@ -12,6 +12,33 @@ const url = (name: string) =>
     .string()
     .max(2000, `${name} must be at most 2000 characters`)
     .refine((value) => URL.canParse(value) && !value.includes('#'), `${name} must be an absolute URL without a fragment`);
+/**
+ * FLOW-9 (RFC 8252, RFC 9700 §2.1 and §4.1): where an authorization response or a logout may be
+ * sent. Plain http only to a loopback host (the response never leaves the machine; `localhost` is
+ * accepted though RFC 8252 §8.3 recommends the IP literals), https anywhere else, private-use
+ * schemes (`com.example.app:/cb`) only for native clients (checked below), never a fragment and
+ * never a scheme a browser would run or read locally. Each error names the URI.
+ */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+const UNSAFE_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:', 'filesystem:']);
+const redirectUri = (name: string) =>
+  z
+    .string()
+    .max(2000, `${name} must be at most 2000 characters`)
+    .superRefine((value, ctx) => {
+      const parsed = URL.parse(value);
+      const problem = !parsed
+        ? 'is not an absolute URI'
+        : value.includes('#')
+          ? 'must not contain a fragment (#)'
+          : UNSAFE_SCHEMES.has(parsed.protocol)
+            ? `must not use the ${parsed.protocol.slice(0, -1)} scheme`
+            : parsed.protocol === 'http:' && !LOOPBACK_HOSTS.has(parsed.hostname)
+              ? 'uses plain http on a host that is not loopback: use https (http is allowed only for 127.0.0.1, [::1] and localhost)'
+              : undefined;
+      if (problem) ctx.addIssue({ code: 'custom', message: `${name} "${value.slice(0, 200)}" ${problem}` });
+    });
+const isWebUri = (uri: string) => ['https:', 'http:'].includes(URL.parse(uri)?.protocol ?? '');
 const httpsUrl = (name: string) => url(name).refine((value) => value.startsWith('https://'), `${name} must use https`);
 const asymmetricAlg = z.enum(['ES256', 'RS256', 'PS256', 'EdDSA']);
 
@@ -26,8 +53,8 @@ const clientMetadataFields = z.strictObject({
     .regex(/^[A-Za-z0-9._~:@-]+$/, 'client_id may contain only letters, digits and . _ ~ : @ -'),
   client_secret: z.string().min(32, 'client_secret must be at least 32 characters').max(512).optional(),
   client_name: z.string().min(1).max(200).optional(),
-  redirect_uris: z.array(url('redirect_uris')).max(50).optional(),
-  post_logout_redirect_uris: z.array(url('post_logout_redirect_uris')).max(50).optional(),
+  redirect_uris: z.array(redirectUri('redirect_uris')).max(50).optional(),
+  post_logout_redirect_uris: z.array(redirectUri('post_logout_redirect_uris')).max(50).optional(),
   grant_types: z.array(z.enum(GRANT_TYPES)).min(1).max(3).optional(),
   response_types: z
     .array(z.enum(['code']))
@@ -84,6 +111,17 @@ function clientMetadataRules(allowReservedIds: boolean) {
           path: ['client_secret'],
           message: 'a public client (token_endpoint_auth_method "none") has no client_secret',
         });
+      }
+      for (const field of ['redirect_uris', 'post_logout_redirect_uris'] as const) {
+        if ((client.application_type ?? 'web') === 'native') continue;
+        for (const [index, uri] of (client[field] ?? []).entries()) {
+          if (isWebUri(uri)) continue;
+          ctx.addIssue({
+            code: 'custom',
+            path: [field, index],
+            message: `${field} "${uri.slice(0, 200)}" uses a private-use URI scheme, which only a native app can receive: register the client with application_type "native"`,
+          });
+        }
       }
       if (client.jwks && client.jwks_uri) {
         ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'use either jwks or jwks_uri, not both' });

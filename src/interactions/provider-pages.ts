@@ -3,6 +3,7 @@ import type { ErrorOut, KoaContextWithOIDC } from 'oidc-provider';
 import type { ProviderPages } from '../provider/pages.js';
 import { errorPage, logoutPage, signedOutPage } from './views/pages.js';
 import { sendPage } from './respond.js';
+import { clientFormTargets } from '../security/headers.js';
 
 function clientName(ctx: KoaContextWithOIDC): string | undefined {
   const client = ctx.oidc?.client;
@@ -19,9 +20,18 @@ const FRIENDLY: Record<string, string> = {
 export const providerPages: ProviderPages = {
   async logout(ctx, form) {
     const client = ctx.oidc?.client;
-    sendPage(ctx, logoutPage(form, clientName(ctx)), {
-      formTargets: (client?.postLogoutRedirectUris as string[] | undefined) ?? [],
-    });
+    // FLOW-9: a native client's loopback post-logout URI matches any port, as its redirect URIs do.
+    const formTargets = client
+      ? clientFormTargets(
+          {
+            applicationType: client.applicationType,
+            redirectUris: client.postLogoutRedirectUris as string[] | undefined,
+            redirectUriAllowed: (uri) => client.postLogoutRedirectUriAllowed(uri),
+          },
+          ctx.oidc.params?.['post_logout_redirect_uri'],
+        )
+      : [];
+    sendPage(ctx, logoutPage(form, clientName(ctx)), { formTargets });
   },
   async signedOut(ctx) {
     sendPage(ctx, signedOutPage(clientName(ctx)));

@@ -20,6 +20,7 @@ import { ValidationError, describeIssues } from '../validation.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import type { Metrics } from '../observability/metrics.js';
 import { sendPage } from './respond.js';
+import { clientFormTargets } from '../security/headers.js';
 import { consentPage, errorPage, loginPage } from './views/pages.js';
 
 export interface InteractionDependencies {
@@ -103,7 +104,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     const client = await clientOf(provider, details);
     const clientName = client.clientName ?? client.clientId;
-    const formTargets = client.redirectUris ?? [];
+    const formTargets = clientFormTargets(client, details.params['redirect_uri']);
     if (details.prompt.name === 'login') {
       sendPage(ctx, loginPage({ uid: details.uid, clientName }), { formTargets });
       return;
@@ -144,7 +145,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const retry = (status: number, error: string) =>
       sendPage(ctx, loginPage({ uid: details.uid, clientName: client.clientName ?? client.clientId, username, error }), {
         status,
-        formTargets: client.redirectUris ?? [],
+        formTargets: clientFormTargets(client, details.params['redirect_uri']),
       });
 
     // API-2: every attempt is counted before its password is checked; a throttled one is not

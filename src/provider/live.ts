@@ -15,7 +15,7 @@ import type { KeyPurpose } from '../keys/lifecycle.js';
 import type { SigningKeyStore } from '../keys/store.js';
 import type { ClientStore } from '../clients/store.js';
 import { providerConfiguration, type ProviderDependencies, type ProviderState } from './configuration.js';
-import { widenFormAction } from '../security/headers.js';
+import { clientFormTargets, widenFormAction } from '../security/headers.js';
 import { documentCache } from './document-cache.js';
 import { reportRacingReplaysAsReplays } from './dpop.js';
 
@@ -108,7 +108,7 @@ export class LiveProvider {
       if (route === 'jwks' && ctx.status === 200) ctx.set('Cache-Control', jwksCacheControl);
       // response_mode=form_post answers with a page whose form posts to the client's redirect URI.
       if ((route === 'authorization' || route === 'resume') && ctx.oidc?.client) {
-        widenFormAction(ctx, ctx.oidc.client.redirectUris ?? []);
+        widenFormAction(ctx, clientFormTargets(ctx.oidc.client, ctx.oidc.params?.['redirect_uri']));
       }
     });
     const { metrics } = this.deps;

@@ -1,7 +1,8 @@
 /**
  * Security headers (NET-2, NET-3): koa-helmet with a strict Content-Security-Policy — no inline
  * script or style, no framing, forms post only to ourselves (pages that end in a redirect to a
- * client widen form-action to that client's registered redirect targets) — plus HSTS whenever
+ * client widen form-action to that client's registered redirect targets, and for a native app
+ * to the loopback port its sign-in asked for) — plus HSTS whenever
  * the request arrived over https, and no X-Powered-By.
  */
 import helmet from 'koa-helmet';
@@ -60,10 +61,40 @@ export function securityHeaders(): Middleware {
   };
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+interface RedirectingClient {
+  readonly applicationType?: string | undefined;
+  readonly redirectUris?: readonly string[] | undefined;
+  redirectUriAllowed(uri: string): boolean;
+}
+
+/**
+ * A client's redirect targets as the form-action sees them. FLOW-9 (RFC 8252 §7.3): the engine
+ * matches a native client's loopback redirect URI on any port, but a host-source without a port
+ * allows only port 80, so the browser would block the final redirect. For that case only, the
+ * port this sign-in actually asked for (already checked by the engine) is added.
+ */
+export function clientFormTargets(client: RedirectingClient, requestedRedirectUri?: unknown): string[] {
+  const targets = [...(client.redirectUris ?? [])];
+  if (client.applicationType !== 'native' || typeof requestedRedirectUri !== 'string') return targets;
+  const requested = URL.parse(requestedRedirectUri);
+  if (requested?.protocol !== 'http:' || !LOOPBACK_HOSTS.has(requested.hostname) || !requested.port) return targets;
+  if (!client.redirectUriAllowed(requestedRedirectUri)) return targets;
+  targets.push(requested.origin);
+  return targets;
+}
+
 /** CSP source for where a redirect after a form post may land: an origin, or a custom scheme. */
 export function formTargetSource(uri: string): string | undefined {
   if (!URL.canParse(uri)) return undefined;
   const url = new URL(uri);
+  // CSP host sources cannot hold an IPv6 literal (Chromium ignores `http://[::1]`): the closest
+  // source it accepts is any host with that scheme on exactly that port — only for an explicit
+  // port (e.g. the loopback port a native app's sign-in asked for), never for the default one.
+  if ((url.protocol === 'https:' || url.protocol === 'http:') && url.hostname.startsWith('[')) {
+    return url.port ? `${url.protocol}//*:${url.port}` : undefined;
+  }
   if (url.protocol === 'https:' || url.protocol === 'http:') return url.origin;
   return url.protocol;
 }

@@ -1,0 +1,59 @@
+/**
+ * One refresh at a time per browser session. Two tabs share the refresh cookie, and Gatehouse
+ * rotates the refresh token on every use and treats a second use of the old one as theft (it
+ * revokes the whole grant). So a refresh that arrives while another is running for the same
+ * session waits for it, and one that still carries the token just rotated gets that rotation's
+ * result (for a short grace period) instead of presenting the used token to Gatehouse.
+ * In memory: several BFF instances need sticky sessions or a shared store (e.g. Redis) for this.
+ */
+import { createHash } from 'node:crypto';
+
+interface Remembered<T> {
+  readonly from: string;
+  readonly outcome: T;
+  readonly until: number;
+}
+
+const digest = (token: string) => createHash('sha256').update(token).digest('base64url');
+
+export class RefreshSerializer<T> {
+  readonly #running = new Map<string, Promise<T>>();
+  readonly #recent = new Map<string, Remembered<T>>();
+
+  constructor(private readonly graceMs = 30_000) {}
+
+  async refresh(session: string, refreshToken: string, perform: () => Promise<T>): Promise<T> {
+    for (let running = this.#running.get(session); running; running = this.#running.get(session)) {
+      await running.catch(() => undefined);
+    }
+    if (this.#recent.size > 1000) this.#prune();
+    const recent = this.#recent.get(session);
+    if (recent && recent.until >= Date.now() && recent.from === digest(refreshToken)) return recent.outcome;
+    const run = perform().then((outcome) => {
+      this.#recent.set(session, { from: digest(refreshToken), outcome, until: Date.now() + this.graceMs });
+      return outcome;
+    });
+    this.#running.set(session, run);
+    try {
+      return await run;
+    } finally {
+      this.#running.delete(session);
+    }
+  }
+
+  /** Waits for a running refresh; returns what it produced, so sign-out can revoke the newest token. */
+  async settle(session: string): Promise<T | undefined> {
+    await this.#running.get(session)?.catch(() => undefined);
+    return this.#recent.get(session)?.outcome;
+  }
+
+  /** After sign-out nothing remembered for the session may be handed out again. */
+  forget(session: string): void {
+    this.#recent.delete(session);
+  }
+
+  #prune(): void {
+    const now = Date.now();
+    for (const [session, remembered] of this.#recent) if (remembered.until < now) this.#recent.delete(session);
+  }
+}
