@@ -21,7 +21,7 @@ export interface AccessTokenPolicy {
   readonly algorithms: readonly string[];
   readonly requiredScopes?: readonly string[];
   readonly realm?: string;
-  /** DPoP proof algorithms accepted (Gatehouse offers ES256, EdDSA, PS256). */
+  /** DPoP proof algorithms accepted (Gatehouse offers ES256, EdDSA/Ed25519, PS256). */
   readonly dpopAlgorithms?: readonly string[];
   /** How old a DPoP proof may be (s), and how far clocks may disagree (s). */
   readonly dpopMaxAge?: number;
@@ -52,7 +52,7 @@ export type Verdict =
   | { readonly ok: true; readonly claims: AccessTokenClaims; readonly scheme: 'Bearer' | 'DPoP' }
   | { readonly ok: false; readonly status: 400 | 401 | 403; readonly error: string; readonly wwwAuthenticate: string };
 
-const DEFAULT_DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'PS256'];
+const DEFAULT_DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'Ed25519', 'PS256'];
 
 /** Proof ids seen within the acceptance window (one process; share it across replicas in production). */
 export class ProofReplayCache {
