@@ -17,6 +17,8 @@ import { ADMIN_API, adminResourceServer } from '../admin/admin-api.js';
 import type { StructuredTokens } from './structured-tokens.js';
 import type { ProviderPages } from './pages.js';
 import type { AdapterFactory } from 'oidc-provider';
+import type { ClientCertificates } from '../tls/client-certificates.js';
+import { mtlsFeature } from './mtls.js';
 
 export interface ProviderState {
   readonly keyring: Keyring;
@@ -30,6 +32,8 @@ export interface ProviderDependencies {
   readonly resourceServers: ResourceServerStore;
   readonly pages: ProviderPages;
   readonly structuredTokens: Pick<StructuredTokens, 'recordIssued'>;
+  /** Where client certificates come from (FLOW-8); absent in the CLI, which serves no requests. */
+  readonly clientCertificates?: ClientCertificates;
 }
 
 export const CLAIMS_BY_SCOPE = {
@@ -141,6 +145,7 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
+      mTLS: mtlsFeature(config, deps.clientCertificates),
       registration: { enabled: false },
       rpInitiatedLogout: {
         enabled: true,

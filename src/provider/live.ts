@@ -17,6 +17,7 @@ import type { ClientStore } from '../clients/store.js';
 import { providerConfiguration, type ProviderDependencies, type ProviderState } from './configuration.js';
 import { widenFormAction } from '../security/headers.js';
 import { documentCache } from './document-cache.js';
+import { mtlsEndpointAliases } from './mtls.js';
 
 export interface LiveProviderDependencies extends ProviderDependencies {
   readonly keys: SigningKeyStore;
@@ -99,6 +100,7 @@ export class LiveProvider {
     };
     const jwksCacheControl = `public, max-age=${this.deps.config.keys.jwksCacheMaxAge}`;
     provider.use(documentCache(this.deps.config.issuer));
+    provider.use(mtlsEndpointAliases(this.deps.config));
     provider.use(async (ctx, next) => {
       await next();
       const route = ctx.oidc?.route;

@@ -51,6 +51,11 @@ function currentSubstitution(): Substitution | undefined {
   return ctx?.req?.[STRUCTURED];
 }
 
+function certificateBinding(claims: Record<string, unknown>): { 'x5t#S256'?: string } {
+  const thumbprint = (claims['cnf'] as Record<string, unknown> | undefined)?.['x5t#S256'];
+  return typeof thumbprint === 'string' ? { 'x5t#S256': thumbprint } : {};
+}
+
 export class StructuredTokens {
   constructor(
     private readonly issuer: string,
@@ -97,6 +102,8 @@ export class StructuredTokens {
       exp: claims['exp'],
       scope: claims['scope'],
       aud: claims['aud'],
+      // RFC 8705: a certificate-bound JWT stays bound at introspection (cnf.x5t#S256).
+      ...certificateBinding(claims),
       ...(isServiceToken ? {} : { accountId: claims['sub'], grantId }),
     };
   }
