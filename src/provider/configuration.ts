@@ -18,7 +18,7 @@ import type { StructuredTokens } from './structured-tokens.js';
 import type { ProviderPages } from './pages.js';
 import type { AdapterFactory } from 'oidc-provider';
 import type { ClientCertificates } from '../tls/client-certificates.js';
-import { mtlsFeature } from './mtls.js';
+import { mtlsClientAuthMethods, mtlsFeature } from './mtls.js';
 
 export interface ProviderState {
   readonly keyring: Keyring;
@@ -77,7 +77,7 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     responseTypes: ['code'],
     pkce: { required: (ctx, client) => pkceRequired(ctx, client as never) },
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none', ...mtlsClientAuthMethods(config)],
     enabledJWA: {
       idTokenSigningAlgValues: [...ASYMMETRIC_SIGNING],
       userinfoSigningAlgValues: [...ASYMMETRIC_SIGNING],

@@ -46,6 +46,12 @@ export function mtlsFeature(config: Config, certificates: ClientCertificates | u
   } as MtlsFeature;
 }
 
+/** The client authentication methods mutual TLS adds (tls_client_auth only with trust anchors). */
+export function mtlsClientAuthMethods(config: Config): ('tls_client_auth' | 'self_signed_tls_client_auth')[] {
+  if (!config.mtls) return [];
+  return config.mtls.caFile ? ['tls_client_auth', 'self_signed_tls_client_auth'] : ['self_signed_tls_client_auth'];
+}
+
 const ALIASED = ['token_endpoint', 'introspection_endpoint', 'revocation_endpoint', 'userinfo_endpoint', 'pushed_authorization_request_endpoint'];
 
 /** RFC 8705 section 5: discovery names the same endpoints at the mTLS origin. */

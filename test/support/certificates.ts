@@ -93,19 +93,16 @@ export function issueServerCertificate(authority: Authority): Issued {
 /** A self-signed client certificate and the public JWK (with x5c) a client registers for it. */
 export function selfSignedCertificate(subject = '/CN=self-signed client', days = 7): Issued & { jwk: Record<string, unknown> } {
   const keyFile = scratch('self.key');
+  const csrFile = scratch('self.csr');
   const certFile = scratch('self.crt');
   const extFile = scratch('self.ext');
   writeFileSync(extFile, extensions({ usage: 'client' }));
-  openssl(['req', '-x509', ...EC, '-keyout', keyFile, '-out', certFile, '-subj', subject, '-days', String(days), '-extensions', 'v3_self', '-config', writeConfig(extFile)]);
+  openssl(['req', '-new', ...EC, '-keyout', keyFile, '-out', csrFile, '-subj', subject]);
+  // `x509 -req -signkey` (unlike `req -x509`) accepts -days -1: an already expired certificate.
+  openssl(['x509', '-req', '-in', csrFile, '-signkey', keyFile, '-days', String(days), '-extfile', extFile, '-out', certFile]);
   const issued = describe(readFileSync(certFile, 'utf8'), readFileSync(keyFile, 'utf8'));
   const jwk = createPublicKey(issued.certPem).export({ format: 'jwk' }) as Record<string, unknown>;
   return { ...issued, jwk: { ...jwk, x5c: [new X509Certificate(issued.certPem).raw.toString('base64')] } };
-}
-
-function writeConfig(extFile: string): string {
-  const file = scratch('openssl.cnf');
-  writeFileSync(file, `[req]\ndistinguished_name=dn\n[dn]\n[v3_self]\n${readFileSync(extFile, 'utf8')}\n`);
-  return file;
 }
 
 /** A scratch directory for PEM files, removed by `dispose`. */

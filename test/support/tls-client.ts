@@ -25,6 +25,8 @@ export interface HttpsOptions {
   readonly headers?: Record<string, string>;
   readonly body?: string;
   readonly agent?: https.Agent;
+  /** The client's source address (e.g. 127.0.0.2, to stand in for a proxy). */
+  readonly localAddress?: string;
 }
 
 export function httpsRequest(url: string, identity: TlsIdentity, options: HttpsOptions = {}): Promise<HttpsAnswer> {
@@ -37,6 +39,7 @@ export function httpsRequest(url: string, identity: TlsIdentity, options: HttpsO
         ca: identity.ca,
         ...(identity.cert ? { cert: identity.cert, key: identity.key } : {}),
         agent: options.agent ?? false,
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       },
       (response) => {
         const socket = response.socket as TLSSocket;
@@ -57,11 +60,12 @@ export function httpsRequest(url: string, identity: TlsIdentity, options: HttpsO
 
 export const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 
-export function tokenRequest(url: string, identity: TlsIdentity, fields: Record<string, string>, headers: Record<string, string> = {}) {
+export function tokenRequest(url: string, identity: TlsIdentity, fields: Record<string, string>, options: Pick<HttpsOptions, 'headers' | 'localAddress'> = {}) {
   return httpsRequest(url, identity, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...options.headers },
     body: form(fields),
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
   });
 }
 
