@@ -193,9 +193,12 @@ function normalisePair(pair: string): string {
   return `${ATTRIBUTE_ALIASES[type] ?? type}=${pair.slice(equals + 1).trim()}`;
 }
 
-/** Node prints the subject one attribute per line in certificate order; RFC 4514 lists it reversed. */
+/**
+ * Node prints the subject one RDN per line in certificate order (`O=Example\, Inc.`, multi-valued
+ * as `CN=a + OU=b`); RFC 4514 lists the RDNs reversed.
+ */
 export function distinguishedNamesEqual(certificateSubject: string, expected: string): boolean {
-  const actual = certificateSubject.split('\n').filter(Boolean).map(normalisePair);
+  const actual = certificateSubject.split('\n').filter(Boolean).flatMap(rfc4514Pairs);
   const wanted = rfc4514Pairs(expected);
   if (actual.length !== wanted.length) return false;
   const same = (a: string[], b: string[]) => a.every((pair, i) => pair === b[i]);
