@@ -205,3 +205,62 @@ describe('NET-1 startup refuses a certificate it cannot serve', () => {
     }
   });
 });
+
+describe('NET-1 certificate renewal with WORKERS > 1', () => {
+  it('every worker process picks up the renewed certificate', async () => {
+    // The test before left a broken pair published; start from a good one.
+    publish(issueServerCertificate(authority));
+    const clusterStorage = await createTestStorage('postgres');
+    const clusterPort = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/main.ts')], {
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        ...clusterStorage.env,
+        HOST: '127.0.0.1',
+        PORT: String(clusterPort),
+        ISSUER: `https://127.0.0.1:${clusterPort}`,
+        WORKERS: '2',
+        DB_POOL_MAX: '3',
+        METRICS_PORT: 'off',
+        LOG_LEVEL: 'warn',
+        TLS_CERT_FILE: path.join(files.dir, 'tls.crt'),
+        TLS_KEY_FILE: path.join(files.dir, 'tls.key'),
+        TLS_RELOAD_INTERVAL: '1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const url = `https://127.0.0.1:${clusterPort}/readyz`;
+    const serialsOfNewHandshakes = async (count: number) => {
+      const serials: string[] = [];
+      for (let i = 0; i < count; i += 1) serials.push((await httpsRequest(url, { ca: authority.certPem })).serverSerial);
+      return serials;
+    };
+    try {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const ready = await httpsRequest(url, { ca: authority.certPem }).then((answer) => answer.status === 200, () => false);
+        // Both workers answer once two requests in a row succeed on fresh connections.
+        if (ready && (await httpsRequest(url, { ca: authority.certPem }).then((answer) => answer.status === 200, () => false))) break;
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`cluster did not become ready: ${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      const renewed = issueServerCertificate(authority);
+      publish(renewed);
+      const until = Date.now() + 15_000;
+      let serials = await serialsOfNewHandshakes(10);
+      while (serials.some((serial) => serial !== renewed.serialNumber) && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        serials = await serialsOfNewHandshakes(10);
+      }
+      expect(serials).toEqual(Array(10).fill(renewed.serialNumber));
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      await clusterStorage.dispose();
+    }
+  }, 90_000);
+});
