@@ -63,6 +63,16 @@ export function checkTransportFiles(config: Config): void {
   if (config.mtls?.caFile) readClientCa(config.mtls.caFile);
 }
 
+const HSTS = 'max-age=31536000; includeSubDomains';
+
+/** NET-2 on every response over https, including ones answered before the app's header step. */
+function withHsts(handler: Handler): Handler {
+  return (req, res) => {
+    res.setHeader('Strict-Transport-Security', HSTS);
+    handler(req, res);
+  };
+}
+
 /** Only the RFC 8705 endpoints answer on the mTLS port; anything else is not there. */
 function mtlsOnly(handler: Handler): Handler {
   return (req, res) => {
@@ -80,12 +90,12 @@ export function createListeners(config: Config, handler: Handler, logger: Logger
   if (!config.tls) return { main: http.createServer(handler), mtls: undefined, stop: () => undefined };
   const certificate = loadServerCertificate(config.tls);
   const clientCa = config.mtls?.caFile ? readClientCa(config.mtls.caFile) : undefined;
-  const main = https.createServer({ ...secureContextOptions(certificate, undefined), ALPNProtocols: ['http/1.1'] }, handler);
+  const main = https.createServer({ ...secureContextOptions(certificate, undefined), ALPNProtocols: ['http/1.1'] }, withHsts(handler));
   const mtls =
     config.mtls?.port !== undefined
       ? https.createServer(
           { ...secureContextOptions(certificate, clientCa), ALPNProtocols: ['http/1.1'], requestCert: true, rejectUnauthorized: false },
-          mtlsOnly(handler),
+          withHsts(mtlsOnly(handler)),
         )
       : undefined;
   const stop = watchServerCertificate(

@@ -199,7 +199,9 @@ describe.each<DatabaseChoice>(['postgres', 'embedded'])('FLOW-8 mutual TLS (%s)'
   });
 
   it('the mTLS listener serves only the token-style endpoints', async () => {
-    expect((await httpsRequest(`${f.mtlsUrl}/.well-known/openid-configuration`, ca())).status).toBe(404);
+    const discovery = await httpsRequest(`${f.mtlsUrl}/.well-known/openid-configuration`, ca());
+    expect(discovery.status).toBe(404);
+    expect(discovery.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
     expect((await httpsRequest(`${f.mtlsUrl}/interaction/x`, ca())).status).toBe(404);
   });
 
