@@ -115,12 +115,12 @@ describe('FLOW-8 registering mTLS clients', () => {
     const imported = await cli(['clients', 'import', files.write('good.json', JSON.stringify([good]))], mtlsEnv);
     expect(imported, imported.output).toMatchObject({ code: 0 });
     expect(await server.gatehouse.services.clients.metadata('svc-import')).toMatchObject({ token_endpoint_auth_method: 'tls_client_auth' });
-  });
+  }, 120_000);
 
   it('refuses a certificate client where mutual TLS is not configured (it could never authenticate)', async () => {
     const client = { client_id: 'svc-nowhere', ...base, token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_san_dns: 'a.example' };
     const refused = await cli(['clients', 'import', files.write('nowhere.json', JSON.stringify([client]))], {});
     expect(refused.code).not.toBe(0);
     expect(refused.output).toMatch(/token_endpoint_auth_method must be .*'none'/);
-  });
+  }, 90_000);
 });

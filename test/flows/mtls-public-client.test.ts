@@ -76,5 +76,5 @@ describe('FLOW-8 certificate-bound tokens of a public client', () => {
     expect(refreshed.access_token).toEqual(expect.any(String));
     const refreshedUserinfo = await fetch(`${server.issuer}/me`, { headers: { authorization: `Bearer ${refreshed.access_token}`, ...forwarded(someoneElses) } });
     expect(refreshedUserinfo.status).toBe(401);
-  });
+  }, 60_000);
 });
