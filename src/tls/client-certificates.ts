@@ -114,14 +114,20 @@ export class ClientCertificates {
   }
 }
 
-function readAnchors(file: string): X509Certificate[] {
+/** The certificates in MTLS_CA_FILE; throws a one-line Error when it is unreadable or holds none. */
+export function readAnchors(file: string): X509Certificate[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new Error(`MTLS_CA_FILE ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
   }
-  const anchors = (text.match(PEM_BLOCK) ?? []).map((pem) => new X509Certificate(pem));
+  let anchors: X509Certificate[];
+  try {
+    anchors = (text.match(PEM_BLOCK) ?? []).map((pem) => new X509Certificate(pem));
+  } catch {
+    throw new Error(`MTLS_CA_FILE ${file} holds a certificate that cannot be parsed`);
+  }
   if (!anchors.length) throw new Error(`MTLS_CA_FILE ${file} holds no PEM certificate`);
   return anchors;
 }

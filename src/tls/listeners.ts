@@ -11,6 +11,7 @@ import https from 'node:https';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { readAnchors } from './client-certificates.js';
 import { loadServerCertificate, watchServerCertificate, type ServerCertificate } from './server-certificate.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -60,7 +61,7 @@ function readClientCa(file: string): Buffer {
  */
 export function checkTransportFiles(config: Config): void {
   if (config.tls) loadServerCertificate(config.tls);
-  if (config.mtls?.caFile) readClientCa(config.mtls.caFile);
+  if (config.mtls?.caFile) readAnchors(config.mtls.caFile);
 }
 
 const HSTS = 'max-age=31536000; includeSubDomains';

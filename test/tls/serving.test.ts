@@ -5,6 +5,7 @@ import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAnchors } from '../../src/tls/client-certificates.js';
 import { loadServerCertificate } from '../../src/tls/server-certificate.js';
 import { certificateDirectory, createAuthority, issueCertificate, issueServerCertificate, type Authority, type Issued } from '../support/certificates.js';
 import { createTestStorage, freePort, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
@@ -179,6 +180,7 @@ describe('NET-1 startup refuses a certificate it cannot serve', () => {
       expect(() => loadServerCertificate({ certFile, keyFile: wrongKey })).toThrow(`TLS_KEY_FILE ${wrongKey} does not match the certificate in TLS_CERT_FILE ${certFile}`);
       expect(() => loadServerCertificate({ certFile, keyFile: garbage })).toThrow(/^TLS_KEY_FILE .* does not hold an unencrypted PEM private key$/);
       expect(() => loadServerCertificate({ certFile: path.join(scratch.dir, 'missing.crt'), keyFile: wrongKey })).toThrow(/^TLS_CERT_FILE .*missing\.crt cannot be read \(ENOENT\)$/);
+      expect(() => readAnchors(garbage)).toThrow(/^MTLS_CA_FILE .* holds no PEM certificate$/);
     } finally {
       scratch.dispose();
     }
