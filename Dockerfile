@@ -16,5 +16,6 @@ COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 USER node
 EXPOSE 3000
-HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:3000/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# Over https when Gatehouse serves TLS itself (NET-1); loopback, so the certificate's name is not checked.
+HEALTHCHECK --interval=10s --timeout=3s CMD node -e "const e=process.env;require(e.TLS_CERT_FILE?'https':'http').get({host:'127.0.0.1',port:e.PORT||3000,path:'/healthz',rejectUnauthorized:false},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
 CMD ["node", "--max-semi-space-size=16", "dist/src/main.js"]

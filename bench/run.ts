@@ -6,7 +6,7 @@
  *
  * Settings (environment): BENCH_DURATION (s, default 5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32),
  * BENCH_TARGETS (comma list: baseline,pg-w1,pg-w2,pglite), TEST_DATABASE_URL (admin connection),
- * BENCH_SCENARIOS (comma list of ids: cc-jwt,cc-opaque,introspection,discovery,jwks,refresh,
+ * BENCH_SCENARIOS (comma list of ids: cc-jwt,cc-opaque,cc-mtls,introspection,discovery,jwks,refresh,
  * userinfo,sign-in; default all), BENCH_PROFILE=1 (servers run under --cpu-prof; summaries go to bench/results/profiles.md and
  * the slowed-down figures are printed, not saved as the latest results).
  */
@@ -17,11 +17,12 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { BENCH_API, BENCH_CLIENT, BENCH_PASSWORD, BENCH_SCOPES, BENCH_SECRET, BENCH_SPA, BENCH_SPA_REDIRECT, BENCH_USER } from './fixtures.js';
+import { BENCH_API, BENCH_CLIENT, BENCH_MTLS_CLIENT, BENCH_MTLS_DNS, BENCH_PASSWORD, BENCH_SCOPES, BENCH_SECRET, BENCH_SPA, BENCH_SPA_REDIRECT, BENCH_USER } from './fixtures.js';
 import { loginRate, refreshRate, signIn, type UserTokens } from './user-flows.js';
 import { renderChart, renderMarkdown, type Row } from './report.js';
 import { SCENARIOS, prepareContext, type Scenario, type ScenarioContext } from './scenarios.js';
 import { SERVER_NODE_FLAGS } from '../src/runtime-flags.js';
+import { FORWARDED_CERT_HEADER, createBenchCertificates, type BenchCertificates } from './mtls.js';
 import { summarizeProfiles } from './profile.js';
 
 const env = process.env;
@@ -109,15 +110,17 @@ async function load(server: Server, scenario: Scenario, context: ScenarioContext
     method: scenario.method,
     connections: CONNECTIONS,
     duration: seconds,
-    headers: scenario.headers ?? {},
+    headers: { ...scenario.headers, ...scenario.contextHeaders?.(context) },
     ...(scenario.body ? { body: scenario.body(context) } : {}),
   });
 }
 
-async function measure(target: string, server: Server): Promise<Row[]> {
-  const context = await prepareContext(server.url);
+async function measure(target: string, server: Server, certificates?: BenchCertificates): Promise<Row[]> {
+  const context = await prepareContext(server.url, certificates?.forwarded);
   const rows: Row[] = [];
-  for (const scenario of SCENARIOS.filter((candidate) => selected(candidate.id))) {
+  // The baseline has no mutual TLS: a scenario that needs context it lacks is left out for it.
+  const runnable = (scenario: Scenario) => !scenario.contextHeaders || scenario.contextHeaders(context) !== undefined;
+  for (const scenario of SCENARIOS.filter((candidate) => selected(candidate.id) && runnable(candidate))) {
     await load(server, scenario, context, Math.min(2, DURATION));
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, treeRss(server.child.pid ?? 0))), 200);
@@ -210,6 +213,14 @@ function registerFixtures(extraEnv: Record<string, string>, dir: string): void {
     JSON.stringify([
       { client_id: BENCH_CLIENT, client_secret: BENCH_SECRET, grant_types: ['client_credentials'], scope: BENCH_SCOPES },
       {
+        client_id: BENCH_MTLS_CLIENT,
+        token_endpoint_auth_method: 'tls_client_auth',
+        tls_client_auth_san_dns: BENCH_MTLS_DNS,
+        tls_client_certificate_bound_access_tokens: true,
+        grant_types: ['client_credentials'],
+        scope: BENCH_SCOPES,
+      },
+      {
         client_id: BENCH_SPA,
         token_endpoint_auth_method: 'none',
         grant_types: ['authorization_code', 'refresh_token'],
@@ -224,6 +235,7 @@ function registerFixtures(extraEnv: Record<string, string>, dir: string): void {
 }
 
 async function gatehouse(target: string, port: number, dir: string, database: { url?: string; workers: number }): Promise<Row[]> {
+  const certificates = createBenchCertificates(dir);
   const common = {
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -237,13 +249,17 @@ async function gatehouse(target: string, port: number, dir: string, database: { 
     RATE_LIMIT_CLIENT_PER_MINUTE: '10000000',
     // Every benchmark sign-in is the same user: keep all their sessions (and refresh chains) alive.
     MAX_SESSIONS_PER_ACCOUNT: '1000',
+    // cc-mtls: the load generator forwards a client certificate as a trusted proxy would.
+    CLIENT_CERT_HEADER: FORWARDED_CERT_HEADER,
+    TRUSTED_PROXIES: '127.0.0.1',
+    MTLS_CA_FILE: certificates.caFile,
   };
   const extraEnv = database.url ? { ...common, DATABASE_URL: database.url } : { ...common, GATEHOUSE_DATA_DIR: path.join(dir, `data-${target}`) };
   registerFixtures(extraEnv, dir);
   // Started the way `npm start` starts it.
   const server = await start([...SERVER_NODE_FLAGS, ...profiling(dir, target), path.join(ROOT, 'dist/src/main.js')], extraEnv, '/readyz', port);
   try {
-    return await measure(target, server);
+    return await measure(target, server, certificates);
   } finally {
     await server.stop();
   }

@@ -32,6 +32,7 @@ import { LoginThrottle } from './security/login-throttle.js';
 import { edgeRateLimits, type RateLimits } from './security/rate-limits.js';
 import { tokenRequests } from './security/token-requests.js';
 import type { ClientStore } from './clients/store.js';
+import { dropUntrustedCertificateHeaders } from './tls/forwarded-certificate.js';
 
 export interface AppDependencies {
   readonly config: Config;
@@ -84,6 +85,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(errorBoundary(deps.logger));
   app.use(securityHeaders());
   app.use(corsPolicy(() => deps.clients.webOrigins()));
+  app.use(dropUntrustedCertificateHeaders(deps.config.mtls?.forwarded, deps.logger));
   app.use(tokenRequests());
   app.use(
     edgeRateLimits({

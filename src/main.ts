@@ -4,6 +4,7 @@ import { ConfigError, configFromProcessEnvironment } from './config/index.js';
 import { createLogger } from './observability/logger.js';
 import cluster from 'node:cluster';
 import { runPrimary } from './cluster.js';
+import { checkTransportFiles } from './tls/listeners.js';
 
 const SHUTDOWN_DEADLINE_MS = 25_000;
 
@@ -17,6 +18,12 @@ async function main(): Promise<void> {
       process.exit(78);
     }
     throw error;
+  }
+  try {
+    checkTransportFiles(config);
+  } catch (error) {
+    process.stderr.write(`gatehouse: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(78);
   }
   const logger = createLogger(config.logLevel);
   if (config.workers > 1 && cluster.isPrimary) {

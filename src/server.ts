@@ -17,6 +17,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config/index.js';
 import { keyRetention, type LiveProvider } from './provider/live.js';
 import { buildLiveProvider, openServices, type Services } from './services.js';
+import { createListeners } from './tls/listeners.js';
 
 export interface RunningGatehouse {
   readonly url: string;
@@ -24,6 +25,8 @@ export interface RunningGatehouse {
   readonly services: Services;
   readonly live: LiveProvider;
   readonly server: http.Server;
+  /** The mutual-TLS listener (MTLS_PORT), when configured. */
+  readonly mtls: { readonly url: string; readonly server: http.Server } | undefined;
   close(): Promise<void>;
 }
 
@@ -60,44 +63,68 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
       admin: adminRoutes({ services, live, structuredTokens, logger }),
       metrics,
     });
-    const server = http.createServer(app.callback());
-    server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 66_000;
-    server.requestTimeout = 30_000;
+    // NET-1 / FLOW-8: plain HTTP, or TLS with the certificate reloaded on renewal, plus the mTLS port.
+    const listeners = createListeners(config, app.callback(), logger);
+    stops.push(listeners.stop);
+    const server = listeners.main;
+    for (const listener of [server, listeners.mtls]) {
+      if (!listener) continue;
+      listener.keepAliveTimeout = 65_000;
+      listener.headersTimeout = 66_000;
+      listener.requestTimeout = 30_000;
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
     });
+    const mtlsServer = listeners.mtls;
+    if (mtlsServer) {
+      await new Promise<void>((resolve, reject) => {
+        mtlsServer.once('error', reject);
+        mtlsServer.listen(config.mtls?.port, config.host, () => resolve());
+      }).catch((error: unknown) => {
+        server.close();
+        throw error;
+      });
+    }
     const { port } = server.address() as AddressInfo;
     const metricsListener = config.metrics ? await metrics.listen(config.metrics.port, config.metrics.host) : undefined;
     if (metricsListener) stops.push(() => void metricsListener.close());
-    const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
+    const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    const url = `${config.tls ? 'https' : 'http'}://${localHost}:${port}`;
+    const mtls = mtlsServer ? { url: `https://${localHost}:${(mtlsServer.address() as AddressInfo).port}`, server: mtlsServer } : undefined;
 
     let closing: Promise<void> | undefined;
     // During shutdown, a request on an already open connection is still served, then the
     // connection closes (OPS-6).
-    server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (closing && !res.headersSent) res.setHeader('Connection', 'close');
-    });
+    for (const listener of [server, mtlsServer]) {
+      listener?.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+        if (closing && !res.headersSent) res.setHeader('Connection', 'close');
+      });
+    }
     return {
       url,
       metricsUrl: metricsListener?.url,
       services,
       live,
       server,
+      mtls,
       close() {
         closing ??= (async () => {
           live.stop();
           stopSweeper();
+          listeners.stop();
           await metricsListener?.close();
-          await new Promise<void>((resolve) => {
-            // net.Server's close stops accepting but, unlike http.Server's, does not cut
-            // connections that were just accepted and have not sent their request yet.
-            net.Server.prototype.close.call(server, () => resolve());
-            const idle = setInterval(() => server.closeIdleConnections(), IDLE_CONNECTION_GRACE_MS);
-            idle.unref();
-            server.once('close', () => clearInterval(idle));
-          });
+          const drain = (listener: http.Server) =>
+            new Promise<void>((resolve) => {
+              // net.Server's close stops accepting but, unlike http.Server's, does not cut
+              // connections that were just accepted and have not sent their request yet.
+              net.Server.prototype.close.call(listener, () => resolve());
+              const idle = setInterval(() => listener.closeIdleConnections(), IDLE_CONNECTION_GRACE_MS);
+              idle.unref();
+              listener.once('close', () => clearInterval(idle));
+            });
+          await Promise.all([drain(server), ...(mtlsServer ? [drain(mtlsServer)] : [])]);
           await services.close();
         })();
         return closing;

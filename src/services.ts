@@ -21,6 +21,7 @@ import { MasterSecret } from './security/master-secret.js';
 import { RateLimits } from './security/rate-limits.js';
 import type { Metrics } from './observability/metrics.js';
 import { StructuredTokens } from './provider/structured-tokens.js';
+import { ClientCertificates } from './tls/client-certificates.js';
 
 export interface Services {
   readonly config: Config;
@@ -114,6 +115,7 @@ export async function buildLiveProvider(services: Services, logger: Logger, metr
     feed: services.feed,
     logger,
     ...(metrics ? { metrics } : {}),
+    ...(services.config.mtls ? { clientCertificates: new ClientCertificates(services.config.mtls, logger) } : {}),
   });
   return { live, structuredTokens };
 }

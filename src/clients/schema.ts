@@ -4,6 +4,7 @@
  * name), types, lengths, enums; PKCE opt-out only for confidential clients (FLOW-1);
  * only asymmetric algorithms (JWT-3); only the grant types Gatehouse serves.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
@@ -43,7 +44,15 @@ const httpsUrl = (name: string) => url(name).refine((value) => value.startsWith(
 const asymmetricAlg = z.enum(['ES256', 'RS256', 'PS256', 'EdDSA']);
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
-export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none', 'tls_client_auth', 'self_signed_tls_client_auth'] as const;
+/** RFC 8705 2.1.2: the one certificate subject value a `tls_client_auth` client registers. */
+export const TLS_SUBJECT_FIELDS = [
+  'tls_client_auth_subject_dn',
+  'tls_client_auth_san_dns',
+  'tls_client_auth_san_uri',
+  'tls_client_auth_san_ip',
+  'tls_client_auth_san_email',
+] as const;
 
 const clientMetadataFields = z.strictObject({
   client_id: z
@@ -88,6 +97,13 @@ const clientMetadataFields = z.strictObject({
   dpop_bound_access_tokens: z.boolean().optional(),
   // RFC 9126: this client's authorization requests must be pushed first.
   require_pushed_authorization_requests: z.boolean().optional(),
+  // FLOW-8 (RFC 8705): mutual-TLS client authentication and certificate-bound tokens.
+  tls_client_auth_subject_dn: z.string().min(3).max(1000).refine((value) => value.includes('='), 'tls_client_auth_subject_dn must be a distinguished name such as CN=service,O=Example').optional(),
+  tls_client_auth_san_dns: z.string().min(1).max(253).regex(/^[A-Za-z0-9*.-]+$/, 'tls_client_auth_san_dns must be a DNS name').optional(),
+  tls_client_auth_san_uri: url('tls_client_auth_san_uri').optional(),
+  tls_client_auth_san_ip: z.string().refine((value) => isIP(value) !== 0, 'tls_client_auth_san_ip must be an IPv4 or IPv6 address').optional(),
+  tls_client_auth_san_email: z.email('tls_client_auth_san_email must be an e-mail address').optional(),
+  tls_client_certificate_bound_access_tokens: z.boolean().optional(),
 });
 
 function clientMetadataRules(allowReservedIds: boolean) {
@@ -122,6 +138,24 @@ function clientMetadataRules(allowReservedIds: boolean) {
             message: `${field} "${uri.slice(0, 200)}" uses a private-use URI scheme, which only a native app can receive: register the client with application_type "native"`,
           });
         }
+      }
+      const method = client.token_endpoint_auth_method;
+      const subjects = TLS_SUBJECT_FIELDS.filter((field) => client[field] !== undefined);
+      if (method === 'tls_client_auth' && subjects.length !== 1) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['token_endpoint_auth_method'],
+          message: `tls_client_auth needs exactly one of ${TLS_SUBJECT_FIELDS.join(', ')}`,
+        });
+      }
+      if (method !== 'tls_client_auth' && subjects.length) {
+        ctx.addIssue({ code: 'custom', path: [subjects[0]!], message: `${subjects[0]} is only for token_endpoint_auth_method "tls_client_auth"` });
+      }
+      if ((method === 'tls_client_auth' || method === 'self_signed_tls_client_auth') && client.client_secret) {
+        ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `a ${method} client authenticates with its certificate and has no client_secret` });
+      }
+      if (method === 'self_signed_tls_client_auth' && !client.jwks && !client.jwks_uri) {
+        ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'self_signed_tls_client_auth needs jwks (or jwks_uri) holding the certificate (x5c)' });
       }
       if (client.jwks && client.jwks_uri) {
         ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'use either jwks or jwks_uri, not both' });

@@ -60,6 +60,28 @@ export interface Config {
   readonly dpop: { readonly requireNonce: boolean };
   /** Pushed authorization requests (RFC 9126): required of every client when true. */
   readonly par: { readonly required: boolean };
+  /** NET-1: Gatehouse terminates TLS itself; absent behind a TLS-terminating proxy. */
+  readonly tls: TlsSettings | undefined;
+  /** FLOW-8: mutual TLS client authentication; absent when no client certificate can arrive. */
+  readonly mtls: MtlsSettings | undefined;
+}
+
+export interface TlsSettings {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** How often the files are re-read for a renewed certificate. */
+  readonly reloadIntervalMs: number;
+}
+
+export interface MtlsSettings {
+  /** Gatehouse's own listener that asks for client certificates (same server certificate). */
+  readonly port: number | undefined;
+  /** Trust anchors for `tls_client_auth`; without it only `self_signed_tls_client_auth` works. */
+  readonly caFile: string | undefined;
+  /** Where clients reach the mTLS endpoints (`mtls_endpoint_aliases`); absent: no aliases. */
+  readonly url: string | undefined;
+  /** A trusted proxy or sidecar terminates mTLS and forwards the certificate in a header. */
+  readonly forwarded: { readonly header: string; readonly trustedProxies: readonly string[] } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -89,7 +111,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   const e = parsed.data;
-  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  const issuer = (e.ISSUER ?? `${e.TLS_CERT_FILE ? 'https' : 'http'}://localhost:${e.PORT}`).replace(/\/+$/, '');
   const dataDir = path.resolve(e.GATEHOUSE_DATA_DIR);
   return deepFreeze<Config>({
     issuer,
@@ -139,7 +161,25 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     dpop: { requireNonce: e.DPOP_REQUIRE_NONCE },
     par: { required: e.REQUIRE_PAR },
+    tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE
+      ? { certFile: path.resolve(e.TLS_CERT_FILE), keyFile: path.resolve(e.TLS_KEY_FILE), reloadIntervalMs: e.TLS_RELOAD_INTERVAL * 1000 }
+      : undefined,
+    mtls: e.MTLS_PORT !== undefined || e.CLIENT_CERT_HEADER
+      ? {
+          port: e.MTLS_PORT,
+          caFile: e.MTLS_CA_FILE ? path.resolve(e.MTLS_CA_FILE) : undefined,
+          url: (e.MTLS_URL ?? (e.MTLS_PORT !== undefined ? withPort(issuer, e.MTLS_PORT) : undefined))?.replace(/\/+$/, ''),
+          forwarded: e.CLIENT_CERT_HEADER ? { header: e.CLIENT_CERT_HEADER, trustedProxies: e.TRUSTED_PROXIES ?? [] } : undefined,
+        }
+      : undefined,
   });
+}
+
+/** The issuer's origin and path on another port: where the mTLS listener answers by default. */
+function withPort(issuer: string, port: number): string {
+  const url = new URL(issuer);
+  url.port = String(port);
+  return url.href;
 }
 
 /** The only reader of process.env in the code base. */

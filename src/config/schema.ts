@@ -3,6 +3,7 @@
  * Enforces: known variables only get parsed, every value is checked, every TTL is bounded,
  * and DATABASE_URL mode requires an explicit master secret.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const seconds = (name: string, fallback: number, min = 1, max = 60 * 60 * 24 * 365) =>
@@ -104,6 +105,33 @@ export const environmentSchema = z
     DPOP_REQUIRE_NONCE: flag('DPOP_REQUIRE_NONCE', true),
     // RFC 9126: every authorization request must be pushed first (clients may also opt in alone).
     REQUIRE_PAR: flag('REQUIRE_PAR', false),
+    // NET-1: Gatehouse serves TLS itself when both files are set (PEM; the cert file may hold the chain).
+    TLS_CERT_FILE: optionalText,
+    TLS_KEY_FILE: optionalText,
+    TLS_RELOAD_INTERVAL: seconds('TLS_RELOAD_INTERVAL', 10, 1, 3600),
+    // FLOW-8: mutual TLS on its own listener, so a browser is never asked for a certificate.
+    MTLS_PORT: optionalText.pipe(
+      z
+        .string()
+        .regex(/^\d{1,5}$/, 'MTLS_PORT must be a port number')
+        .transform(Number)
+        .refine((port) => port >= 1 && port <= 65535, 'MTLS_PORT must be between 1 and 65535')
+        .optional(),
+    ),
+    MTLS_CA_FILE: optionalText,
+    MTLS_URL: optionalText.pipe(
+      z.url({ protocol: /^https$/, error: 'MTLS_URL must be an absolute https URL' }).refine((value) => !/[?#]/.test(value), 'MTLS_URL must not contain a query or fragment').optional(),
+    ),
+    CLIENT_CERT_HEADER: optionalText.pipe(
+      z.string().regex(/^[A-Za-z0-9-]+$/, 'CLIENT_CERT_HEADER must be an HTTP header name').transform((value) => value.toLowerCase()).optional(),
+    ),
+    TRUSTED_PROXIES: optionalText.pipe(
+      z
+        .string()
+        .transform((value) => value.split(',').map((entry) => entry.trim()).filter(Boolean))
+        .refine((entries) => entries.every(isAddressOrRange), 'TRUSTED_PROXIES must be a comma-separated list of IP addresses or CIDR ranges')
+        .optional(),
+    ),
   })
   .superRefine((env, ctx) => {
     if (env.DATABASE_URL && !env.GATEHOUSE_SECRET) {
@@ -119,13 +147,14 @@ export const environmentSchema = z
     if (env.SESSION_MAX_AGE < env.SESSION_IDLE_TIMEOUT) {
       ctx.addIssue({ code: 'custom', path: ['SESSION_MAX_AGE'], message: 'SESSION_MAX_AGE must be at least SESSION_IDLE_TIMEOUT' });
     }
-    if (env.ISSUER?.startsWith('https://') && !env.TRUST_PROXY) {
+    if (env.ISSUER?.startsWith('https://') && !env.TRUST_PROXY && !env.TLS_CERT_FILE) {
       ctx.addIssue({
         code: 'custom',
         path: ['TRUST_PROXY'],
-        message: 'an https ISSUER needs TRUST_PROXY=true: Gatehouse runs behind a TLS-terminating proxy and must trust its X-Forwarded-Proto to set Secure cookies',
+        message: 'an https ISSUER needs TRUST_PROXY=true (behind a TLS-terminating proxy, whose X-Forwarded-Proto sets Secure cookies) or TLS_CERT_FILE and TLS_KEY_FILE (Gatehouse serves TLS itself)',
       });
     }
+    transportRules(env, ctx);
     if (env.KEY_PUBLISH_DELAY < env.JWKS_CACHE_MAX_AGE) {
       ctx.addIssue({
         code: 'custom',
@@ -134,5 +163,47 @@ export const environmentSchema = z
       });
     }
   });
+
+interface TransportSettings {
+  ISSUER?: string | undefined;
+  PORT: number;
+  TLS_CERT_FILE?: string | undefined;
+  TLS_KEY_FILE?: string | undefined;
+  MTLS_PORT?: number | undefined;
+  MTLS_CA_FILE?: string | undefined;
+  MTLS_URL?: string | undefined;
+  CLIENT_CERT_HEADER?: string | undefined;
+  TRUSTED_PROXIES?: string[] | undefined;
+}
+
+/** NET-1 / FLOW-8: the TLS and mutual-TLS settings only make sense together in these shapes. */
+function transportRules(env: TransportSettings, ctx: z.RefinementCtx): void {
+  const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
+    problem(env.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'TLS_CERT_FILE and TLS_KEY_FILE must be set together');
+  }
+  if (env.TLS_CERT_FILE && env.ISSUER && !env.ISSUER.startsWith('https://')) {
+    problem('ISSUER', 'ISSUER must be an https URL when Gatehouse serves TLS (TLS_CERT_FILE is set)');
+  }
+  if (env.MTLS_PORT !== undefined && !env.TLS_CERT_FILE) problem('MTLS_PORT', 'MTLS_PORT needs TLS_CERT_FILE and TLS_KEY_FILE (the mTLS listener serves the same certificate)');
+  if (env.MTLS_PORT !== undefined && env.MTLS_PORT === env.PORT) problem('MTLS_PORT', 'MTLS_PORT must differ from PORT: the main listener never asks for a client certificate');
+  if (env.CLIENT_CERT_HEADER && !env.TRUSTED_PROXIES?.length) {
+    problem('TRUSTED_PROXIES', 'CLIENT_CERT_HEADER needs TRUSTED_PROXIES: a forwarded certificate is believed only from those addresses');
+  }
+  if (env.TRUSTED_PROXIES?.length && !env.CLIENT_CERT_HEADER) problem('CLIENT_CERT_HEADER', 'TRUSTED_PROXIES is set but CLIENT_CERT_HEADER is not: name the header the proxy forwards the client certificate in');
+  const mtls = env.MTLS_PORT !== undefined || Boolean(env.CLIENT_CERT_HEADER);
+  if (env.MTLS_CA_FILE && !mtls) problem('MTLS_CA_FILE', 'MTLS_CA_FILE needs MTLS_PORT or CLIENT_CERT_HEADER (a way for client certificates to arrive)');
+  if (env.MTLS_URL && !mtls) problem('MTLS_URL', 'MTLS_URL needs MTLS_PORT or CLIENT_CERT_HEADER');
+}
+
+/** An IPv4/IPv6 address, or one with a /prefix length that fits it. */
+export function isAddressOrRange(entry: string): boolean {
+  const [address = '', prefix, extra] = entry.split('/');
+  const family = isIP(address);
+  if (!family || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 export type Environment = z.infer<typeof environmentSchema>;

@@ -19,6 +19,8 @@ import type { ProviderPages } from './pages.js';
 import type { AdapterFactory } from 'oidc-provider';
 import { DPOP_SIGNING_ALGS, dpopFeature } from './dpop.js';
 import { pushedAuthorizationRequestsFeature } from './pushed-authorization-requests.js';
+import type { ClientCertificates } from '../tls/client-certificates.js';
+import { mtlsClientAuthMethods, mtlsFeature } from './mtls.js';
 
 export interface ProviderState {
   readonly keyring: Keyring;
@@ -34,6 +36,8 @@ export interface ProviderDependencies {
   readonly structuredTokens: Pick<StructuredTokens, 'recordIssued'>;
   /** The DPoP nonce secret, derived from the master secret (the same on every replica). */
   readonly dpopNonceSecret: Buffer;
+  /** Where client certificates come from (FLOW-8); absent in the CLI, which serves no requests. */
+  readonly clientCertificates?: ClientCertificates;
 }
 
 export const CLAIMS_BY_SCOPE = {
@@ -77,7 +81,7 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     responseTypes: ['code'],
     pkce: { required: (ctx, client) => pkceRequired(ctx, client as never) },
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none', ...mtlsClientAuthMethods(config)],
     enabledJWA: {
       idTokenSigningAlgValues: [...ASYMMETRIC_SIGNING],
       userinfoSigningAlgValues: [...ASYMMETRIC_SIGNING],
@@ -145,6 +149,7 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
+      mTLS: mtlsFeature(config, deps.clientCertificates),
       registration: { enabled: false },
       dPoP: dpopFeature(config, deps.dpopNonceSecret),
       pushedAuthorizationRequests: pushedAuthorizationRequestsFeature(config),

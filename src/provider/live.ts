@@ -18,6 +18,7 @@ import { providerConfiguration, type ProviderDependencies, type ProviderState } 
 import { clientFormTargets, widenFormAction } from '../security/headers.js';
 import { documentCache } from './document-cache.js';
 import { reportRacingReplaysAsReplays } from './dpop.js';
+import { mtlsEndpointAliases } from './mtls.js';
 
 export interface LiveProviderDependencies extends ProviderDependencies {
   readonly keys: SigningKeyStore;
@@ -101,6 +102,7 @@ export class LiveProvider {
     };
     const jwksCacheControl = `public, max-age=${this.deps.config.keys.jwksCacheMaxAge}`;
     provider.use(documentCache(this.deps.config.issuer));
+    provider.use(mtlsEndpointAliases(this.deps.config));
     provider.use(async (ctx, next) => {
       await next();
       const route = ctx.oidc?.route;

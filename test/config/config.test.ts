@@ -68,3 +68,41 @@ describe('configuration', () => {
     expect(problemsOf({ ISSUER: 'https://id.example.com/?x=1', TRUST_PROXY: 'true' })[0]).toMatch(/ISSUER/);
   });
 });
+
+describe('NET-1 / FLOW-8 transport settings', () => {
+  const tls = { TLS_CERT_FILE: '/etc/gatehouse/tls.crt', TLS_KEY_FILE: '/etc/gatehouse/tls.key' };
+
+  it('serves TLS with both files, makes the default issuer https and allows an https issuer without proxy trust', () => {
+    const config = loadConfig(tls);
+    expect(config.tls).toEqual({ certFile: '/etc/gatehouse/tls.crt', keyFile: '/etc/gatehouse/tls.key', reloadIntervalMs: 10_000 });
+    expect(config.issuer).toBe('https://localhost:3000');
+    expect(problemsOf({ ...tls, ISSUER: 'https://id.example.com' })).toEqual([]);
+    expect(loadConfig({}).tls).toBeUndefined();
+  });
+
+  it('refuses half a TLS configuration and an http issuer with TLS on', () => {
+    expect(problemsOf({ TLS_CERT_FILE: '/x.crt' })).toEqual([expect.stringMatching(/TLS_CERT_FILE and TLS_KEY_FILE must be set together/)]);
+    expect(problemsOf({ ...tls, ISSUER: 'http://id.example.com' })).toEqual([expect.stringMatching(/^ISSUER.*must be an https URL when Gatehouse serves TLS/)]);
+  });
+
+  it('puts mutual TLS on its own port, with aliases at the issuer host on that port', () => {
+    const config = loadConfig({ ...tls, ISSUER: 'https://id.example.com', MTLS_PORT: '8443', MTLS_CA_FILE: '/etc/gatehouse/clients-ca.crt' });
+    expect(config.mtls).toEqual({ port: 8443, caFile: '/etc/gatehouse/clients-ca.crt', url: 'https://id.example.com:8443', forwarded: undefined });
+    expect(loadConfig({ ...tls, MTLS_PORT: '8443', MTLS_URL: 'https://mtls.example.com' }).mtls?.url).toBe('https://mtls.example.com');
+    expect(problemsOf({ MTLS_PORT: '8443' })[0]).toMatch(/MTLS_PORT needs TLS_CERT_FILE/);
+    expect(problemsOf({ ...tls, MTLS_PORT: '3000' })[0]).toMatch(/MTLS_PORT must differ from PORT/);
+    expect(problemsOf({ ...tls, MTLS_PORT: '70000' })[0]).toMatch(/MTLS_PORT/);
+    expect(problemsOf({ MTLS_CA_FILE: '/ca.crt' })[0]).toMatch(/MTLS_CA_FILE needs MTLS_PORT or CLIENT_CERT_HEADER/);
+  });
+
+  it('believes a forwarded client certificate only with a list of trusted proxies', () => {
+    const config = loadConfig({ CLIENT_CERT_HEADER: 'X-Forwarded-Client-Cert', TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.7 ,fd00::/8' });
+    expect(config.mtls?.forwarded).toEqual({ header: 'x-forwarded-client-cert', trustedProxies: ['10.0.0.0/8', '192.168.1.7', 'fd00::/8'] });
+    expect(config.mtls?.url).toBeUndefined();
+    expect(problemsOf({ CLIENT_CERT_HEADER: 'ssl-client-cert' })[0]).toMatch(/CLIENT_CERT_HEADER needs TRUSTED_PROXIES/);
+    expect(problemsOf({ TRUSTED_PROXIES: '10.0.0.1' })[0]).toMatch(/TRUSTED_PROXIES is set but CLIENT_CERT_HEADER is not/);
+    for (const bad of ['10.0.0.0/33', 'proxy.internal', '10.0.0.1/8/8', '::1/129']) {
+      expect(problemsOf({ CLIENT_CERT_HEADER: 'ssl-client-cert', TRUSTED_PROXIES: bad })[0], bad).toMatch(/TRUSTED_PROXIES must be a comma-separated list/);
+    }
+  });
+});

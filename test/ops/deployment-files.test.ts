@@ -1,12 +1,22 @@
 /** NET-5: the deployment files publish only the edge; the database is reachable from the application alone. */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { clientMetadataSchema } from '../../src/clients/schema.js';
+import { certificateSubjectMatches } from '../../src/tls/client-certificates.js';
 
 interface Service {
   ports?: string[];
   networks?: string[];
   environment?: Record<string, string>;
+  command?: string[];
+  entrypoint?: string[];
+  volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
 }
 const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, Service>; networks: Record<string, { internal?: boolean } | null> };
 
@@ -32,5 +42,46 @@ describe('NET-5 deployment files', () => {
       expect(service?.environment?.['GATEHOUSE_SECRET']).toContain('GATEHOUSE_SECRET');
     }
     expect(compose.networks['app']?.internal).toBe(true);
+  });
+});
+
+describe('FLOW-8 / NET-1 mutual-TLS example (docker-compose.mtls.yml)', () => {
+  const mtls = parse(readFileSync('docker-compose.mtls.yml', 'utf8'), { merge: true }) as { services: Record<string, Service> };
+
+  it('makes certificates first, then serves TLS and mTLS from them, then registers, then calls with curl --cert', () => {
+    const { certs, gatehouse, register, billing } = mtls.services;
+    expect(certs?.entrypoint?.join(' ')).toContain('make-certs.sh');
+    expect(gatehouse?.depends_on?.['certs']?.condition).toBe('service_completed_successfully');
+    expect(gatehouse?.environment).toMatchObject({
+      ISSUER: expect.stringMatching(/^https:/),
+      TLS_CERT_FILE: '/certs/server.crt',
+      TLS_KEY_FILE: '/certs/server.key',
+      MTLS_PORT: '9443',
+      MTLS_CA_FILE: '/certs/ca.crt',
+    });
+    expect(gatehouse?.environment?.['TRUST_PROXY']).toBeUndefined();
+    expect(register?.entrypoint?.join(' ')).toContain('clients import /config/clients.json');
+    expect(billing?.depends_on?.['register']?.condition).toBe('service_completed_successfully');
+    const curl = billing?.command ?? [];
+    expect(curl[curl.indexOf('--cert') + 1]).toBe('/certs/client.crt');
+    expect(curl.at(-1)).toBe('https://gatehouse:9443/token');
+  });
+
+  it('registers a client the example certificate authenticates', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-mtls-example-'));
+    try {
+      execFileSync('sh', ['config/mtls/make-certs.sh', out], { stdio: 'ignore' });
+      const [client] = (JSON.parse(readFileSync('config/mtls/clients.json', 'utf8')) as unknown[]).map((entry) => clientMetadataSchema.parse(entry));
+      const ca = new X509Certificate(readFileSync(path.join(out, 'ca.crt')));
+      const certificate = new X509Certificate(readFileSync(path.join(out, 'client.crt')));
+      expect(certificate.verify(ca.publicKey)).toBe(true);
+      expect(client?.token_endpoint_auth_method).toBe('tls_client_auth');
+      expect(certificateSubjectMatches(certificate, 'tls_client_auth_san_dns', client?.tls_client_auth_san_dns ?? '')).toBe(true);
+      const server = new X509Certificate(readFileSync(path.join(out, 'server.crt')));
+      expect(server.subjectAltName).toContain('DNS:gatehouse');
+      expect(server.checkPrivateKey(createPrivateKey(readFileSync(path.join(out, 'server.key'))))).toBe(true);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });

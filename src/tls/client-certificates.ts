@@ -1,0 +1,224 @@
+/**
+ * The client certificate a request presents (FLOW-8, RFC 8705): from the TLS handshake on the
+ * mTLS listener, or from the forwarding header when the TCP peer is a trusted proxy. Enforces:
+ * a chain counts as verified only against MTLS_CA_FILE (never the system roots); a forwarded
+ * certificate is verified here too, whatever the proxy did; an expired or not-yet-valid
+ * certificate is reported as such so client authentication can refuse it; subject matching
+ * per RFC 8705 section 2.1.2 (DN, or one SAN of the registered kind).
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { BlockList, isIP } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { MtlsSettings } from '../config/index.js';
+import { TrustedProxies, forwardedCertificatePem } from './forwarded-certificate.js';
+
+export interface PresentedCertificate {
+  readonly certificate: X509Certificate;
+  /** The chain ends in a certificate from MTLS_CA_FILE. */
+  readonly verified: boolean;
+  /** Now is within the certificate's validity period. */
+  readonly current: boolean;
+  readonly via: 'tls' | 'header';
+}
+
+export type SubjectProperty =
+  | 'tls_client_auth_subject_dn'
+  | 'tls_client_auth_san_dns'
+  | 'tls_client_auth_san_uri'
+  | 'tls_client_auth_san_ip'
+  | 'tls_client_auth_san_email';
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+// A service sends the same forwarded certificate on every call: parsing and verifying it costs
+// ~0.2 ms, so the verdict is kept a while (validity dates are still checked on every request).
+const FORWARDED_CACHE_MAX = 512;
+const FORWARDED_CACHE_MS = 60_000;
+
+function isCurrent(certificate: X509Certificate, now = Date.now()): boolean {
+  return Date.parse(certificate.validFrom) <= now && now <= Date.parse(certificate.validTo);
+}
+
+export class ClientCertificates {
+  readonly #anchors: X509Certificate[];
+  readonly #proxies: TrustedProxies | undefined;
+  readonly #seen = new WeakMap<IncomingMessage, PresentedCertificate | null>();
+  readonly #forwarded = new Map<string, { certificate: X509Certificate; verified: boolean; at: number }>();
+
+  constructor(
+    private readonly settings: MtlsSettings,
+    private readonly logger: Logger,
+  ) {
+    this.#anchors = settings.caFile ? readAnchors(settings.caFile) : [];
+    this.#proxies = settings.forwarded ? new TrustedProxies(settings.forwarded.trustedProxies) : undefined;
+  }
+
+  /** Whether `tls_client_auth` can work at all: it needs trust anchors. */
+  get hasTrustAnchors(): boolean {
+    return this.#anchors.length > 0;
+  }
+
+  of(req: IncomingMessage): PresentedCertificate | undefined {
+    let presented = this.#seen.get(req);
+    if (presented === undefined) {
+      presented = this.fromHandshake(req) ?? this.fromHeader(req) ?? null;
+      this.#seen.set(req, presented);
+    }
+    return presented ?? undefined;
+  }
+
+  private fromHandshake(req: IncomingMessage): PresentedCertificate | undefined {
+    const socket = req.socket as Partial<TLSSocket>;
+    if (!socket.encrypted || typeof socket.getPeerX509Certificate !== 'function') return undefined;
+    const certificate = socket.getPeerX509Certificate();
+    if (!certificate) return undefined;
+    // Node verified the chain against the listener's `ca`, which is MTLS_CA_FILE; without that
+    // file it would have used the system roots, which prove nothing about a client.
+    const verified = this.#anchors.length > 0 && socket.authorized === true;
+    return { certificate, verified, current: isCurrent(certificate), via: 'tls' };
+  }
+
+  private fromHeader(req: IncomingMessage): PresentedCertificate | undefined {
+    const forwarded = this.settings.forwarded;
+    if (!forwarded || !this.#proxies) return undefined;
+    const header = req.headers[forwarded.header];
+    if (header === undefined) return undefined;
+    if (!this.#proxies.has(req.socket.remoteAddress)) return undefined;
+    const cached = typeof header === 'string' ? this.#forwarded.get(header) : undefined;
+    if (cached && Date.now() - cached.at < FORWARDED_CACHE_MS) {
+      return { certificate: cached.certificate, verified: cached.verified, current: isCurrent(cached.certificate), via: 'header' };
+    }
+    const pem = forwardedCertificatePem(header);
+    if (!pem) {
+      this.logger.warn({ header: forwarded.header }, 'forwarded client certificate header holds no certificate; ignored');
+      return undefined;
+    }
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(pem);
+    } catch {
+      this.logger.warn({ header: forwarded.header }, 'forwarded client certificate cannot be parsed; ignored');
+      return undefined;
+    }
+    const verified = this.chainsToAnchor(certificate);
+    if (this.#forwarded.size >= FORWARDED_CACHE_MAX) this.#forwarded.clear();
+    this.#forwarded.set(header as string, { certificate, verified, at: Date.now() });
+    return { certificate, verified, current: isCurrent(certificate), via: 'header' };
+  }
+
+  /** The leaf is signed by a certificate in MTLS_CA_FILE that is itself within its validity. */
+  private chainsToAnchor(leaf: X509Certificate): boolean {
+    return this.#anchors.some((anchor) => isCurrent(anchor) && leaf.checkIssued(anchor) && leaf.verify(anchor.publicKey));
+  }
+}
+
+/** The certificates in MTLS_CA_FILE; throws a one-line Error when it is unreadable or holds none. */
+export function readAnchors(file: string): X509Certificate[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`MTLS_CA_FILE ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+  let anchors: X509Certificate[];
+  try {
+    anchors = (text.match(PEM_BLOCK) ?? []).map((pem) => new X509Certificate(pem));
+  } catch {
+    throw new Error(`MTLS_CA_FILE ${file} holds a certificate that cannot be parsed`);
+  }
+  if (!anchors.length) throw new Error(`MTLS_CA_FILE ${file} holds no PEM certificate`);
+  return anchors;
+}
+
+/** RFC 8705 2.1.2: the registered value matches the certificate's subject DN or one SAN of that kind. */
+export function certificateSubjectMatches(certificate: X509Certificate, property: SubjectProperty, expected: string): boolean {
+  if (property === 'tls_client_auth_subject_dn') return distinguishedNamesEqual(certificate.subject ?? '', expected);
+  const kind = { tls_client_auth_san_dns: 'DNS', tls_client_auth_san_uri: 'URI', tls_client_auth_san_ip: 'IP Address', tls_client_auth_san_email: 'email' }[property];
+  const values = subjectAltNames(certificate.subjectAltName).filter((san) => san.kind === kind).map((san) => san.value);
+  switch (property) {
+    case 'tls_client_auth_san_dns':
+    case 'tls_client_auth_san_email':
+      return values.some((value) => value.toLowerCase() === expected.toLowerCase());
+    case 'tls_client_auth_san_uri':
+      return values.includes(expected);
+    case 'tls_client_auth_san_ip':
+      return values.some((value) => sameAddress(value, expected));
+  }
+}
+
+function sameAddress(a: string, b: string): boolean {
+  const family = isIP(b);
+  if (!family || isIP(a) !== family) return false;
+  const list = new BlockList();
+  list.addAddress(b, family === 6 ? 'ipv6' : 'ipv4');
+  return list.check(a, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** Node's `subjectAltName`: `DNS:a, URI:b, IP Address:c`, values JSON-quoted when they hold separators. */
+export function subjectAltNames(text: string | undefined): { kind: string; value: string }[] {
+  if (!text) return [];
+  const entries: { kind: string; value: string }[] = [];
+  const pattern = /(DNS|URI|IP Address|email|othername|DirName|Registered ID):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g;
+  for (const match of text.matchAll(pattern)) {
+    const raw = match[2] ?? '';
+    let value = raw;
+    if (raw.startsWith('"')) {
+      try {
+        value = JSON.parse(raw) as string;
+      } catch {
+        continue;
+      }
+    }
+    entries.push({ kind: match[1]!, value });
+  }
+  return entries;
+}
+
+const ATTRIBUTE_ALIASES: Record<string, string> = { E: 'EMAILADDRESS', S: 'ST', '2.5.4.3': 'CN', '2.5.4.10': 'O', '2.5.4.11': 'OU', '2.5.4.6': 'C' };
+
+/** RFC 4514 string (`CN=a,O=b`, most specific first) → attribute pairs, unescaped. */
+function rfc4514Pairs(dn: string): string[] {
+  const pairs: string[] = [];
+  let current = '';
+  for (let i = 0; i < dn.length; i += 1) {
+    const char = dn[i]!;
+    if (char === '\\' && i + 1 < dn.length) {
+      const hex = dn.slice(i + 1, i + 3);
+      if (/^[0-9a-fA-F]{2}$/.test(hex)) {
+        current += String.fromCharCode(Number.parseInt(hex, 16));
+        i += 2;
+      } else {
+        current += dn[i + 1];
+        i += 1;
+      }
+    } else if (char === ',' || char === '+' || char === ';') {
+      pairs.push(current);
+      current = '';
+    } else {
+      current += char;
+    }
+  }
+  pairs.push(current);
+  return pairs.map(normalisePair);
+}
+
+function normalisePair(pair: string): string {
+  const equals = pair.indexOf('=');
+  if (equals < 0) return pair.trim();
+  const type = pair.slice(0, equals).trim().toUpperCase();
+  return `${ATTRIBUTE_ALIASES[type] ?? type}=${pair.slice(equals + 1).trim()}`;
+}
+
+/**
+ * Node prints the subject one RDN per line in certificate order (`O=Example\, Inc.`, multi-valued
+ * as `CN=a + OU=b`); RFC 4514 lists the RDNs reversed.
+ */
+export function distinguishedNamesEqual(certificateSubject: string, expected: string): boolean {
+  const actual = certificateSubject.split('\n').filter(Boolean).flatMap(rfc4514Pairs);
+  const wanted = rfc4514Pairs(expected);
+  if (actual.length !== wanted.length) return false;
+  const same = (a: string[], b: string[]) => a.every((pair, i) => pair === b[i]);
+  return same(actual, wanted) || same([...actual].reverse(), wanted);
+}

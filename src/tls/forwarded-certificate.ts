@@ -1,0 +1,113 @@
+/**
+ * Client certificates forwarded by a proxy or service-mesh sidecar that terminated mTLS
+ * (FLOW-8). Enforces: the header counts only from a peer in TRUSTED_PROXIES — the TCP peer, not
+ * anything the request says about itself; two formats, Envoy/Istio's x-forwarded-client-cert
+ * (`...;Cert="<url-encoded PEM>"`, the last element being the hop nearest to us) and nginx's
+ * URL-encoded PEM (`$ssl_client_escaped_cert`); anything else is no certificate.
+ */
+import { BlockList, isIP } from 'node:net';
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+
+const PEM = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
+
+/** Peer addresses whose forwarded certificate header is believed. */
+export class TrustedProxies {
+  readonly #list = new BlockList();
+
+  constructor(entries: readonly string[]) {
+    for (const entry of entries) {
+      const [address = '', prefix] = entry.split('/');
+      const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+      if (prefix === undefined) this.#list.addAddress(address, type);
+      else this.#list.addSubnet(address, Number(prefix), type);
+    }
+  }
+
+  has(address: string | undefined): boolean {
+    if (!address) return false;
+    // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d.
+    const unmapped = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+    const type = isIP(unmapped) === 6 ? 'ipv6' : 'ipv4';
+    return this.#list.check(unmapped, type);
+  }
+}
+
+/** Splits on `separator` outside double quotes. */
+function splitOutsideQuotes(value: string, separator: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < value.length; i += 1) {
+    const char = value[i]!;
+    if (char === '\\' && quoted && i + 1 < value.length) {
+      current += char + value[i + 1]!;
+      i += 1;
+    } else if (char === '"') {
+      quoted = !quoted;
+      current += char;
+    } else if (char === separator && !quoted) {
+      parts.push(current);
+      current = '';
+    } else {
+      current += char;
+    }
+  }
+  parts.push(current);
+  return parts;
+}
+
+function unquote(value: string): string {
+  const trimmed = value.trim();
+  return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1).replace(/\\(.)/g, '$1') : trimmed;
+}
+
+function decoded(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The PEM of the forwarded leaf certificate in either format, or undefined. */
+export function forwardedCertificatePem(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== 'string' || !header || header.length > 32 * 1024) return undefined;
+  const raw = /(^|[;,\s])cert=/i.test(header) ? xfccCert(header) : header;
+  const pem = raw === undefined ? undefined : decoded(raw)?.match(PEM)?.[0];
+  if (!pem) return undefined;
+  // nginx's older $ssl_client_cert folds lines with tabs; PEM decoders want plain newlines.
+  const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+  return `-----BEGIN CERTIFICATE-----\n${body.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
+}
+
+function xfccCert(header: string): string | undefined {
+  const elements = splitOutsideQuotes(header, ',');
+  const nearest = elements[elements.length - 1] ?? '';
+  for (const pair of splitOutsideQuotes(nearest, ';')) {
+    const equals = pair.indexOf('=');
+    if (equals > 0 && pair.slice(0, equals).trim().toLowerCase() === 'cert') return unquote(pair.slice(equals + 1));
+  }
+  return undefined;
+}
+
+/**
+ * Edge step: a certificate header from a peer outside TRUSTED_PROXIES is logged and removed
+ * before anything else can read it (someone is trying to claim a certificate they do not hold,
+ * or a proxy is missing from the list).
+ */
+export function dropUntrustedCertificateHeaders(
+  forwarded: { readonly header: string; readonly trustedProxies: readonly string[] } | undefined,
+  logger: Logger,
+): Middleware {
+  if (!forwarded) return (_ctx, next) => next();
+  const proxies = new TrustedProxies(forwarded.trustedProxies);
+  return (ctx, next) => {
+    const peer = ctx.req.socket.remoteAddress;
+    if (ctx.req.headers[forwarded.header] !== undefined && !proxies.has(peer)) {
+      logger.warn({ peer, header: forwarded.header }, 'client certificate header from a peer not in TRUSTED_PROXIES ignored');
+      delete ctx.req.headers[forwarded.header];
+    }
+    return next();
+  };
+}

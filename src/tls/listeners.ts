@@ -1,0 +1,112 @@
+/**
+ * The sockets Gatehouse serves on (NET-1, FLOW-8). Enforces: TLS 1.2 minimum with forward-secret
+ * AEAD suites only; HTTP/1.1 by ALPN; the main listener never sends a CertificateRequest (a
+ * browser must not be prompted); the mTLS listener asks every client for a certificate but
+ * leaves the verdict to client authentication (a self-signed certificate is legitimate for
+ * `self_signed_tls_client_auth`); a renewed server certificate reaches new handshakes on both.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import { readAnchors } from './client-certificates.js';
+import { loadServerCertificate, watchServerCertificate, type ServerCertificate } from './server-certificate.js';
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+// Mozilla's "intermediate" profile without the finite-field DHE suites: ECDHE + AEAD only.
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+];
+const TLS13_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
+
+/** The endpoints served on the mTLS listener (RFC 8705 section 5): token-style calls only. */
+export const MTLS_PATHS = new Set(['/token', '/token/introspection', '/token/revocation', '/me', '/request', '/healthz', '/readyz']);
+
+export interface Listeners {
+  readonly main: http.Server;
+  readonly mtls: https.Server | undefined;
+  stop(): void;
+}
+
+function secureContextOptions(certificate: ServerCertificate, clientCa: Buffer | undefined): SecureContextOptions {
+  return {
+    cert: certificate.cert,
+    key: certificate.key,
+    minVersion: 'TLSv1.2',
+    ciphers: [...TLS13_SUITES, ...TLS12_CIPHERS].join(':'),
+    honorCipherOrder: true,
+    ...(clientCa ? { ca: clientCa } : {}),
+  };
+}
+
+function readClientCa(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new Error(`MTLS_CA_FILE ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+}
+
+/**
+ * Startup check (NET-1): the certificate, key and client CA files can serve, before a database
+ * is opened or a worker forked. Throws an Error whose message is one line for the operator.
+ */
+export function checkTransportFiles(config: Config): void {
+  if (config.tls) loadServerCertificate(config.tls);
+  if (config.mtls?.caFile) readAnchors(config.mtls.caFile);
+}
+
+const HSTS = 'max-age=31536000; includeSubDomains';
+
+/** NET-2 on every response over https, including ones answered before the app's header step. */
+function withHsts(handler: Handler): Handler {
+  return (req, res) => {
+    res.setHeader('Strict-Transport-Security', HSTS);
+    handler(req, res);
+  };
+}
+
+/** Only the RFC 8705 endpoints answer on the mTLS port; anything else is not there. */
+function mtlsOnly(handler: Handler): Handler {
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!.toLowerCase().replace(/(.)\/$/, '$1');
+    if (MTLS_PATHS.has(path)) {
+      handler(req, res);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' }).end('{"error":"not_found"}');
+  };
+}
+
+/** Plain HTTP unless TLS is configured; plus the mTLS listener when MTLS_PORT is set. */
+export function createListeners(config: Config, handler: Handler, logger: Logger): Listeners {
+  if (!config.tls) return { main: http.createServer(handler), mtls: undefined, stop: () => undefined };
+  const certificate = loadServerCertificate(config.tls);
+  const clientCa = config.mtls?.caFile ? readClientCa(config.mtls.caFile) : undefined;
+  const main = https.createServer({ ...secureContextOptions(certificate, undefined), ALPNProtocols: ['http/1.1'] }, withHsts(handler));
+  const mtls =
+    config.mtls?.port !== undefined
+      ? https.createServer(
+          { ...secureContextOptions(certificate, clientCa), ALPNProtocols: ['http/1.1'], requestCert: true, rejectUnauthorized: false },
+          withHsts(mtlsOnly(handler)),
+        )
+      : undefined;
+  const stop = watchServerCertificate(
+    config.tls,
+    certificate,
+    (renewed) => {
+      main.setSecureContext(secureContextOptions(renewed, undefined));
+      mtls?.setSecureContext(secureContextOptions(renewed, clientCa));
+    },
+    logger,
+  );
+  return { main, mtls, stop };
+}
