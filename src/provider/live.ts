@@ -116,6 +116,15 @@ export class LiveProvider {
       });
     }
     provider.on('server_error', (_ctx, error: Error) => logger.error({ err: error }, 'provider server error'));
+    // FLOW-4: a revoked grant at the token endpoint is a code or refresh token used twice (in
+    // sequence or in a race, on any replica): an attack or a broken client, worth a warning.
+    provider.on('grant.revoked', (ctx: { oidc?: { route?: string; client?: { clientId: string } } }, grantId: string) => {
+      const route = String(ctx.oidc?.route ?? 'other');
+      metrics?.grantsRevoked.inc({ route: route.slice(0, 40) });
+      const fields = { event: 'grant_revoked', route, grantId, clientId: ctx.oidc?.client?.clientId };
+      if (route === 'token') logger.warn(fields, 'grant revoked: a code or refresh token was used twice');
+      else logger.info(fields, 'grant revoked');
+    });
     return provider;
   }
 
