@@ -16,6 +16,7 @@ import type { AccountStore } from '../accounts/store.js';
 import type { ResourceServerStore } from '../apis/store.js';
 import { ACCOUNT_CLIENT_ID } from '../account-ui/account-client.js';
 import { describePermissions } from './permissions.js';
+import { PASSWORD_SIGN_IN, canSatisfy, requestedAcrValues, type AcrRequest } from '../accounts/authentication-context.js';
 import { ValidationError, describeIssues } from '../validation.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -74,6 +75,18 @@ async function grantMissingAndFinish(provider: Provider, ctx: Context, details: 
   return provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
 }
 
+/** The error to end the sign-in with when the client made an `acr` essential that no sign-in method here yields. */
+function unmetEssentialAcr(details: Details): { error: string; error_description: string } | undefined {
+  const { reasons } = details.prompt;
+  if (!reasons.includes('essential_acr') && !reasons.includes('essential_acrs')) return undefined;
+  const request = (details.prompt.details as { acr?: AcrRequest }).acr;
+  if (!request?.essential || canSatisfy(requestedAcrValues(request))) return undefined;
+  return {
+    error: 'unmet_authentication_requirements',
+    error_description: 'none of the requested authentication context classes (acr) can be met by this server',
+  };
+}
+
 export function interactionRoutes(deps: InteractionDependencies): Router {
   const router = new Router({ prefix: '/interaction' });
 
@@ -105,6 +118,13 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const clientName = client.clientName ?? client.clientId;
     const formTargets = client.redirectUris ?? [];
     if (details.prompt.name === 'login') {
+      const unmet = unmetEssentialAcr(details);
+      if (unmet) {
+        // OIDC Core 5.5.1.1: an essential acr that cannot be met is a failed authentication.
+        const url = await provider.interactionResult(ctx.req, ctx.res, unmet, { mergeWithLastSubmission: false });
+        redirectTo(ctx, url);
+        return;
+      }
       sendPage(ctx, loginPage({ uid: details.uid, clientName }), { formTargets });
       return;
     }
@@ -117,12 +137,14 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
       const account = details.session?.accountId ? await deps.accounts.findById(details.session.accountId) : undefined;
       const missing = details.prompt.details as {
         missingOIDCScope?: string[];
+        missingOIDCClaims?: string[];
         missingResourceScopes?: Record<string, string[]>;
       };
       const permissions = describePermissions(
         missing.missingOIDCScope ?? [],
         new Map(Object.entries(missing.missingResourceScopes ?? {})),
         await deps.resourceServers.all(),
+        missing.missingOIDCClaims ?? [],
       );
       sendPage(ctx, consentPage({ uid: details.uid, clientName, username: account?.username ?? 'your account', permissions }), { formTargets });
       return;
@@ -167,7 +189,8 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     await deps.throttle.succeeded(username, ctx.ip);
     deps.metrics?.logins.inc({ result: 'ok' });
     deps.logger.info({ event: 'login_succeeded', accountId: account.id, clientId: client.clientId }, 'login succeeded');
-    const url = await provider.interactionResult(ctx.req, ctx.res, { login: { accountId: account.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+    const login = { accountId: account.id, acr: PASSWORD_SIGN_IN.acr, amr: [...PASSWORD_SIGN_IN.amr] };
+    const url = await provider.interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
     redirectTo(ctx, url);
   });
 

@@ -17,6 +17,8 @@ import type { ClientStore } from '../clients/store.js';
 import { providerConfiguration, type ProviderDependencies, type ProviderState } from './configuration.js';
 import { widenFormAction } from '../security/headers.js';
 import { documentCache } from './document-cache.js';
+import { relyingPartyScopesOnly } from './discovery.js';
+import { ADMIN_SCOPES } from '../admin/admin-api.js';
 
 export interface LiveProviderDependencies extends ProviderDependencies {
   readonly keys: SigningKeyStore;
@@ -99,6 +101,7 @@ export class LiveProvider {
     };
     const jwksCacheControl = `public, max-age=${this.deps.config.keys.jwksCacheMaxAge}`;
     provider.use(documentCache(this.deps.config.issuer));
+    provider.use(relyingPartyScopesOnly(ADMIN_SCOPES));
     provider.use(async (ctx, next) => {
       await next();
       const route = ctx.oidc?.route;
