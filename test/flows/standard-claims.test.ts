@@ -7,6 +7,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACR_PASSWORD } from '../../src/accounts/authentication-context.js';
+import { registerClients } from '../../src/clients/register.js';
 import { HttpBrowser } from '../support/browser-over-http.js';
 import { API, REDIRECT_URI, registerApi, registerClient, registerSpaClient } from '../support/fixtures.js';
 import { createTestStorage, startTestServer, type DatabaseChoice, type TestServer, type TestStorage } from '../support/server.js';
@@ -117,6 +118,37 @@ describe.each<DatabaseChoice>(['postgres', 'embedded'])('OpenID Connect standard
       expect(callback.origin + callback.pathname).toBe(REDIRECT_URI);
       expect(callback.searchParams.get('error')).toBe('unmet_authentication_requirements');
       expect(callback.searchParams.get('code')).toBeNull();
+    });
+  });
+
+  describe('FLOW-1 PKCE opt-out', () => {
+    it('lets a confidential client with require_pkce false complete the code flow without PKCE and without a nonce', async () => {
+      const secret = 'legacy-secret-'.padEnd(40, 'x');
+      const [saved] = await registerClients(
+        [{ client_id: 'legacy-rp', client_secret: secret, redirect_uris: [REDIRECT_URI], scope: 'openid email', require_pkce: false }],
+        server.gatehouse.live.current,
+        server.gatehouse.services.clients,
+      );
+      expect(saved?.warnings?.[0]).toContain('require_pkce is false');
+      expect((await server.gatehouse.services.clients.list()).find((client) => client.clientId === 'legacy-rp')?.pkceRequired).toBe(false);
+      expect((await server.gatehouse.services.clients.list()).find((client) => client.clientId === 'spa')?.pkceRequired).toBe(true);
+
+      const legacy = await discoverClient(server, 'legacy-rp', secret);
+      const state = oidc.randomState();
+      const url = oidc.buildAuthorizationUrl(legacy, { redirect_uri: REDIRECT_URI, scope: 'openid email', state });
+      expect(url.searchParams.has('code_challenge')).toBe(false);
+      expect(url.searchParams.has('nonce')).toBe(false);
+      const callback = await new HttpBrowser().authorize(url, server.issuer, user);
+      const tokens = await oidc.authorizationCodeGrant(legacy, callback, { expectedState: state, pkceCodeVerifier: undefined }, undefined);
+      expect(tokens.claims()).toMatchObject({ sub: accountId, aud: 'legacy-rp' });
+      expect(tokens.claims()?.nonce).toBeUndefined();
+    });
+
+    it('still demands PKCE from a confidential client that did not opt out', async () => {
+      await registerClient(server, { client_id: 'strict-rp', client_secret: 'strict-secret-'.padEnd(40, 'x'), redirect_uris: [REDIRECT_URI], scope: 'openid' });
+      const url = oidc.buildAuthorizationUrl(await discoverClient(server, 'strict-rp', 'strict-secret-'.padEnd(40, 'x')), { redirect_uri: REDIRECT_URI, scope: 'openid', nonce: 'n', state: 's' });
+      const response = await fetch(url, { redirect: 'manual' });
+      expect(new URL(response.headers.get('location') ?? '').searchParams.get('error')).toBe('invalid_request');
     });
   });
 
