@@ -31,7 +31,7 @@ import { corsPolicy } from './security/cors.js';
 import { LoginThrottle } from './security/login-throttle.js';
 import { edgeRateLimits, type RateLimits } from './security/rate-limits.js';
 import { tokenRequests } from './security/token-requests.js';
-import { frontChannelPostAsGet } from './provider/post-as-get.js';
+import { frontChannelPostAsGet } from './security/front-channel-posts.js';
 import type { ClientStore } from './clients/store.js';
 
 export interface AppDependencies {

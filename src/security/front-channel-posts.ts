@@ -7,8 +7,8 @@
  * bounded; anything but a form is refused with a clear 4xx.
  */
 import type { Middleware } from 'koa';
-import { BodyTooLarge, readFormBody } from '../security/request-body.js';
-import { endpointOf } from '../security/token-requests.js';
+import { BodyTooLarge, readFormBody } from './request-body.js';
+import { endpointOf } from './token-requests.js';
 
 const FRONT_CHANNEL_ENDPOINTS = new Set(['/auth', '/session/end']);
 
