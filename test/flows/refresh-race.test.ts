@@ -70,3 +70,50 @@ describe.each<DatabaseChoice>(['postgres', 'embedded'])('FLOW-4 refresh-token re
     expect(warning).toMatchObject({ route: 'token', grantId });
   });
 });
+
+describe('FLOW-4 refresh-token reuse across two replicas (postgres)', () => {
+  let storage: TestStorage;
+  const replicas: TestServer[] = [];
+
+  beforeAll(async () => {
+    storage = await createTestStorage('postgres');
+    replicas.push(await startTestServer(storage));
+    await registerApi(replicas[0] as TestServer);
+    await registerSpaClient(replicas[0] as TestServer);
+    replicas.push(await startTestServer(storage));
+  });
+
+  afterAll(async () => {
+    await Promise.all(replicas.map((replica) => replica.stop()));
+    await storage?.dispose();
+  });
+
+  it('lets one replica win; the losers on either replica raise the engine events for the grant', async () => {
+    const [first, second] = replicas as [TestServer, TestServer];
+    const user = await registerUser(first, 'racer');
+    const { tokens } = await signInAndRedeem(first, await discoverClient(first, 'spa'), user, { scope: 'openid offline_access' });
+    const grantId = (await first.gatehouse.live.current.RefreshToken.find(tokens.refresh_token ?? ''))?.grantId;
+    const revoked: string[] = [];
+    const reuses: string[] = [];
+    const listeners = replicas.map((replica) => {
+      const provider = replica.gatehouse.live.current;
+      const onRevoked = (_ctx: unknown, id: string) => revoked.push(id);
+      const onError = (_ctx: unknown, error: { error_detail?: string }) => reuses.push(String(error.error_detail));
+      provider.on('grant.revoked', onRevoked);
+      provider.on('grant.error', onError);
+      return () => {
+        provider.off('grant.revoked', onRevoked);
+        provider.off('grant.error', onError);
+      };
+    });
+    try {
+      const attempts = await Promise.all([first, second, first, second].map((replica) => refresh(replica, tokens.refresh_token ?? '')));
+      expect(attempts.map((response) => response.status).filter((status) => status === 200)).toHaveLength(1);
+    } finally {
+      for (const off of listeners) off();
+    }
+    const alreadyUsed = reuses.filter((detail) => detail === 'refresh token already used').length;
+    expect(alreadyUsed).toBeGreaterThanOrEqual(1);
+    expect(revoked.filter((id) => id === grantId)).toHaveLength(alreadyUsed);
+  });
+});
