@@ -40,6 +40,9 @@ const loginForm = z.strictObject({
   password: z.string().min(1).max(1024),
 });
 
+// FLOW-6: what happened and what to do, in plain words (a form sent twice, or from an old tab).
+const STEP_DONE = 'This step of the sign-in is already done (perhaps in another tab or by going back). Go back to the application: if it does not show you as signed in, start again from there.';
+
 const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
 
 async function clientOf(provider: Provider, details: Details) {
@@ -56,7 +59,7 @@ function redirectTo(ctx: Context, url: string): void {
 /** Consent: grants exactly what the engine reported missing, then hands back to the engine. */
 async function grantMissingAndFinish(provider: Provider, ctx: Context, details: Details): Promise<string> {
   const accountId = details.session?.accountId;
-  if (details.prompt.name !== 'consent' || !accountId) return ctx.throw(400, 'there is nothing to consent to');
+  if (details.prompt.name !== 'consent' || !accountId) return ctx.throw(400, STEP_DONE);
   const missing = details.prompt.details as {
     missingOIDCScope?: string[];
     missingOIDCClaims?: string[];
@@ -65,7 +68,7 @@ async function grantMissingAndFinish(provider: Provider, ctx: Context, details: 
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
     : new provider.Grant({ accountId, clientId: String(details.params['client_id']) });
-  if (!grant) return ctx.throw(400, 'the grant for this sign-in no longer exists');
+  if (!grant) return ctx.throw(400, 'This sign-in was ended meanwhile, for example by signing out in another tab. Go back to the application and start again.');
   if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
   if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);
   for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
@@ -149,13 +152,13 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
       sendPage(ctx, consentPage({ uid: details.uid, clientName, username: account?.username ?? 'your account', permissions }), { formTargets });
       return;
     }
-    ctx.throw(400, `unsupported interaction prompt ${details.prompt.name}`);
+    ctx.throw(400, 'This sign-in needs a step Gatehouse cannot show here. Go back to the application and start again.');
   });
 
   router.post('/:uid/login', form, async (ctx) => {
     const provider = deps.provider();
     const details = await provider.interactionDetails(ctx.req, ctx.res);
-    if (details.prompt.name !== 'login') ctx.throw(400, 'this sign-in step is already complete');
+    if (details.prompt.name !== 'login') ctx.throw(400, STEP_DONE);
     const client = await clientOf(provider, details);
     const parsed = loginForm.safeParse(ctx.request.body ?? {});
     if (!parsed.success && parsed.error.issues.some((issue) => issue.code === 'unrecognized_keys')) {

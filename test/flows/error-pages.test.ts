@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIRECT_URI, registerApi, registerSpaClient, registerUser } from '../support/fixtures.js';
 import { createTestStorage, startTestServer, type DatabaseChoice, type TestServer, type TestStorage } from '../support/server.js';
 import { discoverClient, signInAndRedeem } from '../support/sign-in.js';
-import type { HttpBrowser } from '../support/browser-over-http.js';
+import { HttpBrowser } from '../support/browser-over-http.js';
 
 /** The visible text of a page's main part. */
 const visibleText = (html: string) => (/<main[^>]*>([\s\S]*)<\/main>/.exec(html)?.[1] ?? html).replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
@@ -67,6 +67,22 @@ describe.each<DatabaseChoice>(['postgres', 'embedded'])('FLOW-6 error pages (%s)
     const { browser, tokens } = await signInAndRedeem(server, await discoverClient(server, 'spa'), user);
     const signedIn = await page(`/session/end?id_token_hint=${tokens.id_token}&post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`, browser);
     expect(signedIn).toContain('You are still signed in to Gatehouse: use Sign out at the top of this page');
+  });
+
+  it('explains a sign-in form sent again after the step was done', async () => {
+    const user = await registerUser(server, `twice-${kind}`);
+    const browser = new HttpBrowser();
+    const start = await browser.follow(`${server.issuer}/auth?client_id=spa&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT_URI)}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256&state=s`, server.issuer);
+    const uid = start.url.pathname.split('/')[2];
+    const credentials = { username: user.username, password: user.password };
+    // Signed in: the browser is now on the consent step; the login form is sent again (a back button).
+    const consent = await browser.follow(`${server.issuer}/interaction/${uid}/login`, server.issuer, { form: credentials });
+    expect(await consent.page?.text()).toContain('/confirm"');
+    const again = await browser.request(`${consent.url.href}/login`, { form: credentials });
+    expect(again.status).toBe(400);
+    const text = visibleText(await again.text());
+    expect(text).toContain('This step of the sign-in is already done');
+    expect(text).toContain('Go back to the application');
   });
 
   it('explains an unknown application and an unregistered return address at sign-in', async () => {
