@@ -68,6 +68,8 @@ describe.each<DatabaseChoice>(['postgres', 'embedded'])('FLOW-4 refresh-token re
     expect(destroyed.filter((jti) => jti === stored?.jti)).toHaveLength(reuses);
     const warning = server.logs.map((line) => JSON.parse(line) as { event?: string; route?: string; grantId?: string }).find((line) => line.event === 'grant_revoked');
     expect(warning).toMatchObject({ route: 'token', grantId });
+    const metrics = await (await fetch(server.gatehouse.metricsUrl ?? '')).text();
+    expect(metrics).toContain(`gatehouse_grants_revoked_total{route="token"} ${reuses}`);
   });
 });
 
