@@ -34,7 +34,6 @@ export interface ProviderDependencies {
   readonly structuredTokens: Pick<StructuredTokens, 'recordIssued'>;
 }
 
-
 const ASYMMETRIC_SIGNING = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
 
 function findAccount(accounts: AccountStore): FindAccount {
