@@ -10,10 +10,13 @@ const port = Number(process.argv[2] ?? 4000);
 const issuer = `http://127.0.0.1:${port}`;
 const { privateKey } = await generateKeyPair('ES256', { extractable: true });
 const jwk = { ...(await exportJWK(privateKey)), alg: 'ES256', use: 'sig', kid: 'baseline-es256' };
+// ID tokens are RS256 in Gatehouse (FLOW-6) and by the engine's own default.
+const { privateKey: rsaKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
+const rsaJwk = { ...(await exportJWK(rsaKey)), alg: 'RS256', use: 'sig', kid: 'baseline-rs256' };
 
 const configuration: Configuration = {
-  jwks: { keys: [jwk as never] },
-  clientDefaults: { id_token_signed_response_alg: 'ES256' },
+  jwks: { keys: [jwk as never, rsaJwk as never] },
+  clientDefaults: { id_token_signed_response_alg: 'RS256' },
   clients: [
     {
       client_id: BENCH_CLIENT,

@@ -31,6 +31,7 @@ import { corsPolicy } from './security/cors.js';
 import { LoginThrottle } from './security/login-throttle.js';
 import { edgeRateLimits, type RateLimits } from './security/rate-limits.js';
 import { tokenRequests } from './security/token-requests.js';
+import { frontChannelPostAsGet } from './security/front-channel-posts.js';
 import type { ClientStore } from './clients/store.js';
 import { dropUntrustedCertificateHeaders } from './tls/forwarded-certificate.js';
 
@@ -97,6 +98,8 @@ export function createApp(deps: AppDependencies): Koa {
       onReject: (policy) => deps.metrics.rateLimited.inc({ policy }),
     }),
   );
+  // FLOW-10: a form POST to /auth or /session/end comes back as a top-level GET (SameSite=Lax).
+  app.use(frontChannelPostAsGet());
   // Every request to the engine would otherwise walk each router's route table; only paths under
   // the host's own prefixes can match one (folded like the routers fold them: case, trailing slash).
   for (const layer of routes.flatMap((router) => router.stack)) {

@@ -1,5 +1,6 @@
 /** Account input rules shared by the CLI, the admin API and the account pages. */
 import { z } from 'zod';
+import { newClaimsSchema } from './claims.js';
 
 export const usernameSchema = z
   .string()
@@ -28,11 +29,7 @@ export function passwordProblems(password: string, username: string): string[] {
   return problems;
 }
 
-export const newAccountSchema = z.strictObject({
-  username: usernameSchema,
-  email: z.email('email must be an e-mail address').max(320).optional(),
-  email_verified: z.boolean().optional(),
-  name: z.string().trim().min(1).max(200).optional(),
-});
+// A new account: its username and any OpenID Connect standard claims (src/accounts/claims.ts).
+export const newAccountSchema = newClaimsSchema.extend({ username: usernameSchema }).strict();
 
 export type NewAccount = z.output<typeof newAccountSchema>;

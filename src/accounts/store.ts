@@ -8,6 +8,7 @@ import type { ChangeFeed } from '../db/change-feed.js';
 import { ValidationError } from '../validation.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { passwordProblems, type NewAccount } from './schema.js';
+import { STORED_CLAIM_NAMES, type ClaimChanges, type StoredClaims } from './claims.js';
 
 export interface Account {
   readonly id: string;
@@ -17,6 +18,8 @@ export interface Account {
   readonly name: string | undefined;
   readonly disabled: boolean;
   readonly createdAt: Date;
+  /** The other OpenID Connect standard claims (given_name … address, updated_at). */
+  readonly claims: StoredClaims;
 }
 
 interface AccountRow {
@@ -29,6 +32,7 @@ interface AccountRow {
   name: string | null;
   disabled: boolean;
   created_at: Date;
+  claims: StoredClaims | string | null;
 }
 
 const normalize = (username: string) => username.trim().toLowerCase();
@@ -44,6 +48,33 @@ function toAccount(row: AccountRow): Account {
     name: row.name ?? undefined,
     disabled: row.disabled,
     createdAt: new Date(row.created_at),
+    claims: typeof row.claims === 'string' ? (JSON.parse(row.claims) as StoredClaims) : (row.claims ?? {}),
+  };
+}
+
+const nowInSeconds = () => Math.floor(Date.now() / 1000);
+
+/** The stored-claims part of `input` (dropping nulls); updated_at is now unless given. */
+function storedClaimsOf(input: Partial<Record<string, unknown>>, base: StoredClaims = {}): StoredClaims {
+  const claims: Record<string, unknown> = { ...base };
+  for (const name of STORED_CLAIM_NAMES) {
+    if (!(name in input) || input[name] === undefined) continue;
+    if (input[name] === null) delete claims[name];
+    else claims[name] = input[name];
+  }
+  claims['updated_at'] = typeof input['updated_at'] === 'number' ? input['updated_at'] : nowInSeconds();
+  return claims as StoredClaims;
+}
+
+/** The OpenID Connect claims of `account`, for the provider to filter by scope and request. */
+export function standardClaimsOf(account: Account): Record<string, unknown> {
+  return {
+    sub: account.id,
+    preferred_username: account.username,
+    ...(account.name ? { name: account.name } : {}),
+    ...(account.email ? { email: account.email, email_verified: account.emailVerified } : {}),
+    ...account.claims,
+    ...(account.claims.phone_number ? { phone_number_verified: account.claims.phone_number_verified ?? false } : {}),
   };
 }
 
@@ -118,6 +149,7 @@ export class AccountStore {
       email_verified: input.email_verified ?? false,
       name: input.name ?? null,
       password_changed_at: new Date(),
+      claims: JSON.stringify(storedClaimsOf(input)),
     };
     try {
       await this.knex('accounts').insert(row);
@@ -154,6 +186,32 @@ export class AccountStore {
       .where('id', accountId)
       .update({ password_hash: await hashPassword(newPassword), password_changed_at: this.knex.fn.now(), updated_at: this.knex.fn.now() });
     await this.changed(accountId);
+  }
+
+  /**
+   * Changes an account's standard claims (CLI `users update`, admin API). A changed e-mail
+   * address or phone number is unverified unless the change says otherwise.
+   */
+  async updateClaims(username: string, changes: ClaimChanges): Promise<Account> {
+    const account = await this.findByUsername(username);
+    if (!account) throw new ValidationError([`no account "${username}"`]);
+    const claims = storedClaimsOf(changes, account.claims);
+    if ('phone_number' in changes && changes.phone_number !== account.claims.phone_number && changes.phone_number_verified === undefined) {
+      delete claims.phone_number_verified;
+    }
+    if (!claims.phone_number) delete claims.phone_number_verified;
+    const columns: Record<string, unknown> = {};
+    if (changes.name !== undefined) columns['name'] = changes.name;
+    if (changes.email !== undefined) columns['email'] = changes.email;
+    if (changes.email_verified !== undefined) columns['email_verified'] = changes.email_verified ?? false;
+    else if (changes.email !== undefined && changes.email !== (account.email ?? null)) columns['email_verified'] = false;
+    await this.knex('accounts')
+      .where('id', account.id)
+      .update({ ...columns, claims: JSON.stringify(claims), updated_at: this.knex.fn.now() });
+    await this.changed(account.id);
+    const updated = await this.findById(account.id);
+    if (!updated) throw new Error('account vanished after update');
+    return updated;
   }
 
   async setDisabled(accountId: string, disabled: boolean): Promise<void> {

@@ -44,6 +44,24 @@ function currentRequestMetadata(): SessionMetadata {
   return { userAgent: ctx.get('user-agent'), ip: ctx.ip };
 }
 
+interface EngineContext {
+  readonly oidc?: { readonly provider: Provider; readonly entities: Record<string, { readonly grantId?: string; destroy?(): Promise<void> } | undefined> };
+}
+
+/** The engine's context of the token request being served (async local storage), if any. */
+function currentEngineContext(): EngineContext | undefined {
+  return (Provider as unknown as { ctx?: EngineContext }).ctx;
+}
+
+// The engine's own words for a second redemption (lib/actions/grants, lib/helpers/grant_source.js).
+const REUSE_MESSAGES: Record<string, string> = {
+  RefreshToken: 'refresh token already used',
+  AuthorizationCode: 'authorization code already consumed',
+  DeviceCode: 'device code already consumed',
+  BackchannelAuthenticationRequest: 'backchannel authentication request already consumed',
+  PreAuthorizedCode: 'pre-authorized code already consumed',
+};
+
 class ClientAdapter implements Adapter {
   constructor(private readonly clients: ClientSource) {}
   find(id: string) {
@@ -127,10 +145,20 @@ class RecordAdapter implements Adapter {
     }
     if (!REDEEMABLE_MODELS.has(this.model)) return;
     // oidc-provider reads, checks `consumed`, then consumes: two parallel redemptions both pass
-    // the check. The conditional update lets exactly one win; the loser is treated as reuse.
-    const grantId = await this.records.grantIdOf(this.model, id);
-    if (grantId) await this.records.revokeGrant(grantId);
-    throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
+    // the check. The conditional update lets exactly one win, on any replica; the loser takes the
+    // engine's own reuse path (FLOW-4): a refresh token is destroyed (`refresh_token.destroyed`),
+    // the grant is revoked (`grant.revoked`), and the error is the engine's, so logs, metrics and
+    // audit listeners see a race exactly as they see a reuse.
+    // The engine's entity knows its grant even when a parallel loser already deleted the row.
+    const ctx = currentEngineContext();
+    const redeemed = ctx?.oidc?.entities[this.model];
+    const grantId = redeemed?.grantId ?? (await this.records.grantIdOf(this.model, id));
+    await Promise.all([
+      this.model !== 'RefreshToken' ? undefined : redeemed?.destroy ? redeemed.destroy() : this.records.destroy(this.model, id),
+      grantId ? this.records.revokeGrant(grantId) : undefined,
+    ]);
+    if (grantId && ctx?.oidc) ctx.oidc.provider.emit('grant.revoked', ctx, grantId);
+    throw new errors.InvalidGrant(REUSE_MESSAGES[this.model] ?? 'grant already used');
   }
 }
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { resourceServerSchema } from '../apis/schema.js';
 import { clientMetadataSchema } from '../clients/schema.js';
 import { ADMIN_API } from './admin-api.js';
-import { disabledBody, newUserBody, passwordBody } from './schemas.js';
+import { disabledBody, newUserBody, passwordBody, userClaimsBody } from './schemas.js';
 
 const schema = (zodSchema: z.ZodType) => z.toJSONSchema(zodSchema, { io: 'input', unrepresentable: 'any' });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -44,6 +44,7 @@ export function buildOpenApiDocument(issuer: string) {
         NewUser: schema(newUserBody),
         Password: schema(passwordBody),
         Disabled: schema(disabledBody),
+        UserClaims: schema(userClaimsBody),
       },
     },
     paths: {
@@ -59,6 +60,10 @@ export function buildOpenApiDocument(issuer: string) {
         post: op('Create or replace an API', 'admin:write', { requestBody: jsonBody('ResourceServer') }),
       },
       '/users': { get: op('List users', 'admin:read'), post: op('Create a user', 'admin:write', { requestBody: jsonBody('NewUser') }) },
+      '/users/{username}': {
+        parameters: [pathParam('username')],
+        patch: op('Change standard claims (a value sets one, null removes it)', 'admin:write', { requestBody: jsonBody('UserClaims') }),
+      },
       '/users/{username}/password': { parameters: [pathParam('username')], put: op('Set a password', 'admin:write', { requestBody: jsonBody('Password') }) },
       '/users/{username}/disabled': {
         parameters: [pathParam('username')],

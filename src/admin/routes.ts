@@ -16,7 +16,7 @@ import type { Services } from '../services.js';
 import { ValidationError, parseOrThrow } from '../validation.js';
 import { adminAuthentication, requireScope } from './authentication.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { disabledBody, newUserBody, passwordBody } from './schemas.js';
+import { disabledBody, newUserBody, passwordBody, userClaimsBody } from './schemas.js';
 
 export interface AdminDependencies {
   readonly services: Services;
@@ -82,6 +82,7 @@ export function adminRoutes(deps: AdminDependencies): Router {
     if (body['client_id'] !== undefined && body['client_id'] !== ctx.params['id']) throw new ValidationError(['client_id in the body must match the URL']);
     const [saved] = await registerClients([{ ...body, client_id: ctx.params['id'] }], live.current, services.clients);
     audit(ctx, 'client.upsert', ctx.params['id'] ?? '');
+    for (const warning of saved?.warnings ?? []) deps.logger.warn({ event: 'client_registration_warning', clientId: ctx.params['id'] }, warning);
     ctx.status = saved?.created ? 201 : 200;
     ctx.body = saved;
   });
@@ -113,6 +114,14 @@ export function adminRoutes(deps: AdminDependencies): Router {
     audit(ctx, 'user.create', created.username);
     ctx.status = 201;
     ctx.body = created;
+  });
+  // FLOW-10: change a user's standard claims; a value sets one, null removes it.
+  router.patch('/users/:username', write, json, async (ctx) => {
+    const changes = parseOrThrow(userClaimsBody, ctx.request.body);
+    await accountOf(ctx.params['username'] ?? '');
+    const account = await services.accounts.updateClaims(ctx.params['username'] ?? '', changes);
+    audit(ctx, 'user.update', account.username);
+    ctx.body = account;
   });
   router.put('/users/:username/password', write, json, async (ctx) => {
     const { password } = parseOrThrow(passwordBody, ctx.request.body);

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 
-export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
+export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'address', 'phone'] as const;
 const reserved = new Set<string>(OIDC_SCOPES);
 
 export const resourceServerSchema = z.strictObject({

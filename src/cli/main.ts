@@ -17,6 +17,7 @@ import { createLogger } from '../observability/logger.js';
 import { buildLiveProvider, openServices, type Services } from '../services.js';
 import { ValidationError, parseOrThrow } from '../validation.js';
 import { newAccountSchema } from '../accounts/schema.js';
+import { claimChangesSchema, claimsFromSources } from '../accounts/claims.js';
 import { createOutput, UsageError, type Output } from './output.js';
 import { quickstart } from './quickstart.js';
 import { ADMIN_API, ADMIN_SCOPES } from '../admin/admin-api.js';
@@ -30,7 +31,9 @@ Commands:
   clients delete CLIENT_ID             delete a client and everything issued to it
   apis import FILE                     upsert APIs (resource servers) from a JSON array
   apis list                            list registered APIs
-  users create USERNAME --password-stdin [--email E] [--name N]
+  users create USERNAME --password-stdin [--email E] [--name N] [--claims FILE]
+  users update USERNAME [--email E] [--name N] [--claims FILE]
+                                       set OpenID Connect standard claims (FILE: a JSON object; null removes one)
   users set-password USERNAME --password-stdin
   users list                           list accounts
   keys list                            list signing and cookie keys with their state
@@ -67,7 +70,7 @@ async function readPassword(flags: { 'password-stdin'?: boolean }): Promise<stri
   return (await readStdin()).replace(/\r?\n$/, '');
 }
 
-type Flags = { json?: boolean; 'password-stdin'?: boolean; email?: string; name?: string; 'i-know-this-is-a-real-database'?: boolean };
+type Flags = { json?: boolean; 'password-stdin'?: boolean; email?: string; name?: string; claims?: string; 'i-know-this-is-a-real-database'?: boolean };
 
 async function run(services: Services, args: string[], flags: Flags, out: Output): Promise<void> {
   const [noun, verb, target] = args;
@@ -81,6 +84,7 @@ async function run(services: Services, args: string[], flags: Flags, out: Output
     case 'clients import': {
       const { live } = await buildLiveProvider(services, logger);
       const saved = await registerClients(await readJsonFile(target), live.current, services.clients);
+      for (const warning of saved.flatMap((c) => c.warnings ?? [])) process.stderr.write(`gatehouse: warning: ${warning}\n`);
       out.result(
         saved
           .map((c) => `${c.created ? 'created' : 'updated'} ${c.clientId}${c.generatedSecret ? `\n  client_secret: ${c.generatedSecret} (shown once; store it now)` : ''}`)
@@ -92,7 +96,7 @@ async function run(services: Services, args: string[], flags: Flags, out: Output
     case 'clients list': {
       const clients = await services.clients.list();
       out.table(
-        clients.map((c) => ({ client_id: c.clientId, name: c.clientName, grants: c.grantTypes.join(','), auth: c.authMethod, scope: c.scope })),
+        clients.map((c) => ({ client_id: c.clientId, name: c.clientName, grants: c.grantTypes.join(','), auth: c.authMethod, scope: c.scope, pkce: c.pkceRequired ? 'required' : 'OFF (opt-out)' })),
         clients,
       );
       return;
@@ -114,9 +118,18 @@ async function run(services: Services, args: string[], flags: Flags, out: Output
       return;
     }
     case 'users create': {
-      const input = parseOrThrow(newAccountSchema, { username: target, ...(flags.email ? { email: flags.email } : {}), ...(flags.name ? { name: flags.name } : {}) });
+      const claims = claimsFromSources(flags.claims ? await readJsonFile(flags.claims) : undefined, flags);
+      const input = parseOrThrow(newAccountSchema, { ...claims, username: target });
       const account = await services.accounts.create(input, await readPassword(flags));
       out.result(`created user ${account.username} (sub ${account.id})`, account);
+      return;
+    }
+    case 'users update': {
+      // FLOW-10: standard claims from --claims FILE (a JSON object; null removes a claim) and flags.
+      if (!target) throw new UsageError('users update needs a USERNAME');
+      const changes = parseOrThrow(claimChangesSchema, claimsFromSources(flags.claims ? await readJsonFile(flags.claims) : undefined, flags));
+      const account = await services.accounts.updateClaims(target, changes);
+      out.result(`updated user ${account.username}`, account);
       return;
     }
     case 'users set-password': {
@@ -195,6 +208,7 @@ export async function cli(argv: string[]): Promise<number> {
         'password-stdin': { type: 'boolean' },
         email: { type: 'string' },
         name: { type: 'string' },
+        claims: { type: 'string' },
         'i-know-this-is-a-real-database': { type: 'boolean' },
       },
     });

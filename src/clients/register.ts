@@ -5,18 +5,30 @@
  */
 import type Provider from 'oidc-provider';
 import { ValidationError, describeIssues } from '../validation.js';
-import { clientMetadataSchema, clientMetadataSchemaAllowingReserved, type ClientMetadata } from './schema.js';
+import { clientMetadataSchema, clientMetadataSchemaAllowingReserved, pkceOptedOut, type ClientMetadata } from './schema.js';
 import type { ClientStore, SavedClient } from './store.js';
 
 // A stand-in secret for validation only: the engine insists confidential clients have one.
 const PLACEHOLDER_SECRET = 'x'.repeat(43);
+
+/** A saved client, with what the operator should know about it (e.g. a PKCE opt-out, FLOW-1). */
+export interface RegisteredClient extends SavedClient {
+  readonly warnings?: readonly string[];
+}
+
+/** Registrations that are allowed but weaken a default: said at import, in the CLI and the admin API. */
+export function registrationWarnings(client: ClientMetadata): string[] {
+  return pkceOptedOut(client)
+    ? [`${client.client_id}: require_pkce is false, so this client may use the authorization endpoint without PKCE (FLOW-1 opt-out; use it only for legacy relying parties and conformance testing)`]
+    : [];
+}
 
 export async function registerClients(
   input: unknown,
   provider: Provider,
   store: ClientStore,
   options: { allowReservedIds?: boolean } = {},
-): Promise<SavedClient[]> {
+): Promise<RegisteredClient[]> {
   if (!Array.isArray(input)) throw new ValidationError(['expected a JSON array of client metadata objects']);
   if (input.length > 1000) throw new ValidationError(['at most 1000 clients per import']);
   const problems: string[] = [];
@@ -41,5 +53,9 @@ export async function registerClients(
     clients.push(client);
   }
   if (problems.length) throw new ValidationError(problems);
-  return store.saveAll(clients);
+  const saved = await store.saveAll(clients);
+  return saved.map((entry, index) => {
+    const warnings = registrationWarnings(clients[index] as ClientMetadata);
+    return warnings.length ? { ...entry, warnings } : entry;
+  });
 }

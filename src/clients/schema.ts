@@ -180,3 +180,8 @@ export function requiresSecret(client: ClientMetadata): boolean {
   const method = client.token_endpoint_auth_method ?? 'client_secret_basic';
   return method === 'client_secret_basic' || method === 'client_secret_post';
 }
+
+/** Whether `client` has opted out of PKCE; only a confidential client can (FLOW-1). */
+export function pkceOptedOut(client: { readonly token_endpoint_auth_method?: string | undefined; readonly require_pkce?: boolean | undefined }): boolean {
+  return client.require_pkce === false && (client.token_endpoint_auth_method ?? 'client_secret_basic') !== 'none';
+}

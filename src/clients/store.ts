@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import type { AdapterPayload } from 'oidc-provider';
 import type { ChangeFeed } from '../db/change-feed.js';
 import type { MasterSecret } from '../security/master-secret.js';
-import { requiresSecret, type ClientMetadata } from './schema.js';
+import { pkceOptedOut, requiresSecret, type ClientMetadata } from './schema.js';
 import { webOriginsOf } from '../security/cors.js';
 import { VerifiedSecrets } from './verified-secrets.js';
 
@@ -28,6 +28,8 @@ export interface ClientSummary {
   readonly scope: string | undefined;
   readonly redirectUris: readonly string[];
   readonly updatedAt: Date;
+  /** False only for a confidential client that opted out of PKCE (FLOW-1). */
+  readonly pkceRequired: boolean;
 }
 
 export interface SavedClient {
@@ -152,6 +154,7 @@ export class ClientStore {
       scope: row.metadata.scope,
       redirectUris: row.metadata.redirect_uris ?? [],
       updatedAt: new Date(row.updated_at),
+      pkceRequired: !pkceOptedOut(row.metadata),
     }));
   }
 

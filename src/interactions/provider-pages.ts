@@ -4,18 +4,12 @@ import type { ProviderPages } from '../provider/pages.js';
 import { errorPage, logoutPage, signedOutPage } from './views/pages.js';
 import { sendPage } from './respond.js';
 import { clientFormTargets } from '../security/headers.js';
+import { explainEngineError } from './error-explanations.js';
 
 function clientName(ctx: KoaContextWithOIDC): string | undefined {
   const client = ctx.oidc?.client;
   return client ? (client.clientName ?? client.clientId) : undefined;
 }
-
-const FRIENDLY: Record<string, string> = {
-  invalid_redirect_uri: 'The application sent you here with a return address it has not registered, so Gatehouse did not send you back to it.',
-  invalid_client: 'The application that sent you here is not known to Gatehouse.',
-  invalid_request: 'The request from the application was not valid.',
-  session_not_found: 'Your sign-in took too long or was started in another browser. Go back to the application and start again.',
-};
 
 export const providerPages: ProviderPages = {
   async logout(ctx, form) {
@@ -38,11 +32,7 @@ export const providerPages: ProviderPages = {
   },
   async error(ctx, out: ErrorOut, error: Error) {
     const status = ctx.status >= 400 ? ctx.status : 400;
-    const serverSide = status >= 500;
-    const description = out.error_description;
-    const message = serverSide
-      ? 'Something went wrong on our side. Please try again in a moment.'
-      : (FRIENDLY[out.error] ?? (typeof description === 'string' && description ? description : 'The request could not be completed.'));
+    const description = typeof out.error_description === 'string' ? out.error_description : undefined;
     void error;
     let signedIn = false;
     try {
@@ -50,6 +40,12 @@ export const providerPages: ProviderPages = {
     } catch {
       // the error happened before the session was loaded
     }
-    sendPage(ctx, errorPage({ title: serverSide ? 'Something went wrong' : 'This request cannot be completed', message, code: out.error, signedIn }), { status });
+    // FLOW-6: what went wrong in plain words and what to do; the engine's words only as a detail.
+    const explanation = explainEngineError(ctx.oidc?.route, { error: out.error, description, status, signedIn });
+    sendPage(
+      ctx,
+      errorPage({ ...explanation, code: out.error, ...(status < 500 && description ? { detail: description } : {}), signedIn }),
+      { status },
+    );
   },
 };

@@ -16,6 +16,7 @@ import type { AccountStore } from '../accounts/store.js';
 import type { ResourceServerStore } from '../apis/store.js';
 import { ACCOUNT_CLIENT_ID } from '../account-ui/account-client.js';
 import { describePermissions } from './permissions.js';
+import { PASSWORD_SIGN_IN, canSatisfy, requestedAcrValues, type AcrRequest } from '../accounts/authentication-context.js';
 import { ValidationError, describeIssues } from '../validation.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -40,6 +41,9 @@ const loginForm = z.strictObject({
   password: z.string().min(1).max(1024),
 });
 
+// FLOW-6: what happened and what to do, in plain words (a form sent twice, or from an old tab).
+const STEP_DONE = 'This step of the sign-in is already done (perhaps in another tab or by going back). Go back to the application: if it does not show you as signed in, start again from there.';
+
 const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
 
 async function clientOf(provider: Provider, details: Details) {
@@ -56,7 +60,7 @@ function redirectTo(ctx: Context, url: string): void {
 /** Consent: grants exactly what the engine reported missing, then hands back to the engine. */
 async function grantMissingAndFinish(provider: Provider, ctx: Context, details: Details): Promise<string> {
   const accountId = details.session?.accountId;
-  if (details.prompt.name !== 'consent' || !accountId) return ctx.throw(400, 'there is nothing to consent to');
+  if (details.prompt.name !== 'consent' || !accountId) return ctx.throw(400, STEP_DONE);
   const missing = details.prompt.details as {
     missingOIDCScope?: string[];
     missingOIDCClaims?: string[];
@@ -65,7 +69,7 @@ async function grantMissingAndFinish(provider: Provider, ctx: Context, details: 
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
     : new provider.Grant({ accountId, clientId: String(details.params['client_id']) });
-  if (!grant) return ctx.throw(400, 'the grant for this sign-in no longer exists');
+  if (!grant) return ctx.throw(400, 'This sign-in was ended meanwhile, for example by signing out in another tab. Go back to the application and start again.');
   if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
   if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);
   for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
@@ -73,6 +77,18 @@ async function grantMissingAndFinish(provider: Provider, ctx: Context, details: 
   }
   const grantId = await grant.save();
   return provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+}
+
+/** The error to end the sign-in with when the client made an `acr` essential that no sign-in method here yields. */
+function unmetEssentialAcr(details: Details): { error: string; error_description: string } | undefined {
+  const { reasons } = details.prompt;
+  if (!reasons.includes('essential_acr') && !reasons.includes('essential_acrs')) return undefined;
+  const request = (details.prompt.details as { acr?: AcrRequest }).acr;
+  if (!request?.essential || canSatisfy(requestedAcrValues(request))) return undefined;
+  return {
+    error: 'unmet_authentication_requirements',
+    error_description: 'none of the requested authentication context classes (acr) can be met by this server',
+  };
 }
 
 export function interactionRoutes(deps: InteractionDependencies): Router {
@@ -106,6 +122,13 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const clientName = client.clientName ?? client.clientId;
     const formTargets = clientFormTargets(client, details.params['redirect_uri']);
     if (details.prompt.name === 'login') {
+      const unmet = unmetEssentialAcr(details);
+      if (unmet) {
+        // OIDC Core 5.5.1.1: an essential acr that cannot be met is a failed authentication.
+        const url = await provider.interactionResult(ctx.req, ctx.res, unmet, { mergeWithLastSubmission: false });
+        redirectTo(ctx, url);
+        return;
+      }
       sendPage(ctx, loginPage({ uid: details.uid, clientName }), { formTargets });
       return;
     }
@@ -118,23 +141,25 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
       const account = details.session?.accountId ? await deps.accounts.findById(details.session.accountId) : undefined;
       const missing = details.prompt.details as {
         missingOIDCScope?: string[];
+        missingOIDCClaims?: string[];
         missingResourceScopes?: Record<string, string[]>;
       };
       const permissions = describePermissions(
         missing.missingOIDCScope ?? [],
         new Map(Object.entries(missing.missingResourceScopes ?? {})),
         await deps.resourceServers.all(),
+        missing.missingOIDCClaims ?? [],
       );
       sendPage(ctx, consentPage({ uid: details.uid, clientName, username: account?.username ?? 'your account', permissions }), { formTargets });
       return;
     }
-    ctx.throw(400, `unsupported interaction prompt ${details.prompt.name}`);
+    ctx.throw(400, 'This sign-in needs a step Gatehouse cannot show here. Go back to the application and start again.');
   });
 
   router.post('/:uid/login', form, async (ctx) => {
     const provider = deps.provider();
     const details = await provider.interactionDetails(ctx.req, ctx.res);
-    if (details.prompt.name !== 'login') ctx.throw(400, 'this sign-in step is already complete');
+    if (details.prompt.name !== 'login') ctx.throw(400, STEP_DONE);
     const client = await clientOf(provider, details);
     const parsed = loginForm.safeParse(ctx.request.body ?? {});
     if (!parsed.success && parsed.error.issues.some((issue) => issue.code === 'unrecognized_keys')) {
@@ -168,7 +193,8 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     await deps.throttle.succeeded(username, ctx.ip);
     deps.metrics?.logins.inc({ result: 'ok' });
     deps.logger.info({ event: 'login_succeeded', accountId: account.id, clientId: client.clientId }, 'login succeeded');
-    const url = await provider.interactionResult(ctx.req, ctx.res, { login: { accountId: account.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+    const login = { accountId: account.id, acr: PASSWORD_SIGN_IN.acr, amr: [...PASSWORD_SIGN_IN.amr] };
+    const url = await provider.interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
     redirectTo(ctx, url);
   });
 

@@ -151,6 +151,9 @@ export class SigningKeyStore {
     const jwks = usable.filter((entry) => entry.key.purpose === 'token').map((entry) => JSON.parse(open(entry.key.kid)) as JWK);
     const cookieKeys = usable.filter((entry) => entry.key.purpose === 'cookie').map((entry) => open(entry.key.kid));
     if (!jwks.length || !cookieKeys.length) throw new Error('no usable keys: run migrations and start the server once to create them');
+    // ID tokens default to RS256 (FLOW-6) and APIs may choose it: every generation has one.
+    const missing = TOKEN_SIGNING_ALGS.filter((alg) => !jwks.some((jwk) => jwk.alg === alg));
+    if (missing.length) throw new Error(`no usable ${missing.join(' and ')} signing key: start the server once (it creates missing keys) or run keys rotate`);
     const fingerprint = usable.map((entry) => `${entry.key.kid}:${entry.state}`).join(',');
     return { jwks, cookieKeys, fingerprint };
   }

@@ -51,6 +51,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly grantsRevoked = new Counter({
+    name: 'gatehouse_grants_revoked_total',
+    help: 'Grants revoked by the engine, by endpoint (token: a code or refresh token was used twice)',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+
   constructor(knex?: Knex) {
     collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
     if (knex) {

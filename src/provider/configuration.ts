@@ -6,7 +6,9 @@ import { errors, type Configuration, type FindAccount, type KoaContextWithOIDC }
 import type { ResourceServerStore } from '../apis/store.js';
 import type { ResourceServer } from '../apis/schema.js';
 import { OIDC_SCOPES } from '../apis/schema.js';
-import type { AccountStore } from '../accounts/store.js';
+import { standardClaimsOf, type AccountStore } from '../accounts/store.js';
+import { CLAIMS_BY_SCOPE } from '../accounts/claims.js';
+import { SUPPORTED_ACR_VALUES } from '../accounts/authentication-context.js';
 import type { Config } from '../config/index.js';
 import type { Keyring } from '../keys/store.js';
 import { assertRegisteredScopes, pkceRequired, resourceServerInfo } from './policies.js';
@@ -40,12 +42,6 @@ export interface ProviderDependencies {
   readonly clientCertificates?: ClientCertificates;
 }
 
-export const CLAIMS_BY_SCOPE = {
-  openid: ['sub'],
-  profile: ['name', 'preferred_username'],
-  email: ['email', 'email_verified'],
-} as const;
-
 const ASYMMETRIC_SIGNING = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
 
 function findAccount(accounts: AccountStore): FindAccount {
@@ -54,13 +50,10 @@ function findAccount(accounts: AccountStore): FindAccount {
     if (!account || account.disabled) return undefined;
     return {
       accountId: account.id,
+      // Every claim the account has; the engine releases those the scopes, the claims request
+      // parameter and the grant allow (FLOW-10).
       async claims() {
-        return {
-          sub: account.id,
-          preferred_username: account.username,
-          ...(account.name ? { name: account.name } : {}),
-          ...(account.email ? { email: account.email, email_verified: account.emailVerified } : {}),
-        };
+        return standardClaimsOf(account) as { sub: string };
       },
     };
   };
@@ -75,7 +68,12 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
     clients: [accountClientMetadata(config.issuer) as never],
     jwks: { keys: state.keyring.jwks as NonNullable<Configuration['jwks']>['keys'] },
     cookies: cookieSettings(config, state.keyring.cookieKeys),
-    claims: Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([scope, claims]) => [scope, [...claims]])),
+    claims: {
+      ...Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([scope, claims]) => [scope, [...claims]])),
+      // Every ID token says how the user signed in (FLOW-10, RFC 8176), not only when a client asked.
+      openid: [...CLAIMS_BY_SCOPE.openid, 'acr', 'amr'],
+    },
+    acrValues: [...SUPPORTED_ACR_VALUES],
     scopes: [...new Set([...OIDC_SCOPES, ...apiScopes])],
     findAccount: findAccount(deps.accounts),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -93,7 +91,9 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
     },
     clientDefaults: {
       grant_types: ['authorization_code'],
-      id_token_signed_response_alg: 'ES256',
+      // OIDC Registration §2: RS256 is the default every relying party must support (FLOW-6).
+      // APIs' access tokens keep their own algorithm (ES256 unless the API says otherwise).
+      id_token_signed_response_alg: 'RS256',
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
     },
@@ -150,6 +150,8 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
       },
       userinfo: { enabled: true },
       mTLS: mtlsFeature(config, deps.clientCertificates),
+      // FLOW-10: the `claims` request parameter, essential claims included (OIDC Core 5.5).
+      claimsParameter: { enabled: true },
       registration: { enabled: false },
       dPoP: dpopFeature(config, deps.dpopNonceSecret),
       pushedAuthorizationRequests: pushedAuthorizationRequestsFeature(config),

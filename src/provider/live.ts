@@ -19,6 +19,8 @@ import { clientFormTargets, widenFormAction } from '../security/headers.js';
 import { documentCache } from './document-cache.js';
 import { reportRacingReplaysAsReplays } from './dpop.js';
 import { mtlsEndpointAliases } from './mtls.js';
+import { relyingPartyScopesOnly } from './discovery.js';
+import { ADMIN_SCOPES } from '../admin/admin-api.js';
 
 export interface LiveProviderDependencies extends ProviderDependencies {
   readonly keys: SigningKeyStore;
@@ -103,6 +105,7 @@ export class LiveProvider {
     const jwksCacheControl = `public, max-age=${this.deps.config.keys.jwksCacheMaxAge}`;
     provider.use(documentCache(this.deps.config.issuer));
     provider.use(mtlsEndpointAliases(this.deps.config));
+    provider.use(relyingPartyScopesOnly(ADMIN_SCOPES));
     provider.use(async (ctx, next) => {
       await next();
       const route = ctx.oidc?.route;
@@ -120,6 +123,15 @@ export class LiveProvider {
       });
     }
     provider.on('server_error', (_ctx, error: Error) => logger.error({ err: error }, 'provider server error'));
+    // FLOW-4: a revoked grant at the token endpoint is a code or refresh token used twice (in
+    // sequence or in a race, on any replica): an attack or a broken client, worth a warning.
+    provider.on('grant.revoked', (ctx: { oidc?: { route?: string; client?: { clientId: string } } }, grantId: string) => {
+      const route = String(ctx.oidc?.route ?? 'other');
+      metrics?.grantsRevoked.inc({ route: route.slice(0, 40) });
+      const fields = { event: 'grant_revoked', route, grantId, clientId: ctx.oidc?.client?.clientId };
+      if (route === 'token') logger.warn(fields, 'grant revoked: a code or refresh token was used twice');
+      else logger.info(fields, 'grant revoked');
+    });
     return provider;
   }
 

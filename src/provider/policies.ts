@@ -1,7 +1,8 @@
 /**
  * Protocol policies Gatehouse adds on top of oidc-provider's defaults. Enforces:
  * - FLOW-1: PKCE (S256 only) for every client at the authorization endpoint, except a
- *   confidential client registered with `require_pkce: false` that sends a nonce with openid.
+ *   confidential client registered with `require_pkce: false`: that opt-out exempts it fully
+ *   (OIDC Core 3.1.2.1 leaves the nonce optional in the code flow, so none is demanded).
  * - FLOW-2: a client-credentials token carries only scopes the client is registered for;
  *   anything else, even a scope no API knows, is invalid_scope.
  * - FLOW-3: registered APIs get tokens in their own format, audience and lifetime.
@@ -19,13 +20,9 @@ interface ClientLike {
 
 const scopeSet = (scope: string | undefined) => new Set((scope ?? '').split(' ').filter(Boolean));
 
-export function pkceRequired(ctx: KoaContextWithOIDC, client: ClientLike): boolean {
+export function pkceRequired(_ctx: KoaContextWithOIDC, client: ClientLike): boolean {
   if (client.clientAuthMethod === 'none') return true;
-  if (client['require_pkce'] !== false) return true;
-  const params = ctx.oidc.params ?? {};
-  const hasNonce = typeof params['nonce'] === 'string' && params['nonce'].length > 0;
-  const isOpenId = scopeSet(params['scope'] as string | undefined).has('openid');
-  return !(hasNonce && isOpenId);
+  return client['require_pkce'] !== false;
 }
 
 /** Called while any access token is being minted; rejects client-credentials scopes outside the registration. */

@@ -91,6 +91,9 @@ function endpoints(): fc.Arbitrary<FuzzRequest> {
     post('/request', ['client_id', 'response_type', 'redirect_uri', 'scope']),
     post('/me', ['access_token']),
     post('/session/end/confirm', ['xsrf', 'logout']),
+    // FLOW-10: form POSTs at the front-channel endpoints come back as GET (src/security/front-channel-posts.ts).
+    post('/auth', ['client_id', 'response_type', 'redirect_uri', 'scope', 'state', 'claims', 'acr_values']),
+    post('/session/end', ['id_token_hint', 'post_logout_redirect_uri', 'state', 'client_id']),
     fc.constant(null).chain(() => post(`/interaction/${interactionUid}/login`, ['username', 'password'])),
     fc.constant(null).chain(() => post(`/interaction/${interactionUid}/confirm`, [])),
     post('/interaction/nope/abort', []),

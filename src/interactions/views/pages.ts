@@ -77,6 +77,10 @@ export function signedOutPage(clientName: string | undefined): SafeHtml {
 export interface ErrorView {
   readonly title: string;
   readonly message: string;
+  /** What the person can do now. */
+  readonly advice?: string;
+  /** The technical reason, for the application's developers. */
+  readonly detail?: string;
   readonly code?: string;
   /** SESS-4: a signed-in user sees the sign-out control on error pages too. */
   readonly signedIn?: boolean;
@@ -87,6 +91,7 @@ export function errorPage(view: ErrorView): SafeHtml {
     { title: view.title, signedIn: view.signedIn ?? false },
     html`<h1>${view.title}</h1>
 <p class="lead">${view.message}</p>
-${view.code ? html`<p class="muted">Error code: <code>${view.code}</code></p>` : ''}`,
+${view.advice ? html`<p>${view.advice}</p>` : ''}
+${view.code ? html`<p class="muted">Error code: <code>${view.code}</code>${view.detail ? html` (${view.detail})` : ''}</p>` : ''}`,
   );
 }

@@ -1,0 +1,46 @@
+/**
+ * Authentication context classes (`acr`, OIDC Core 2) and methods (`amr`, RFC 8176) that
+ * Gatehouse's sign-in can produce (FLOW-10). Enforces: an ID token's `acr` names how the user
+ * actually signed in; a request that makes an `acr` essential is met only by a method listed
+ * here, otherwise it fails (OIDC Core 5.5.1.1) instead of silently downgrading.
+ *
+ * Only a password exists today. Stronger methods (a second factor, passkeys) add a row here
+ * with a stronger class — e.g. `urn:gatehouse:acr:mfa` for password + TOTP, and the OpenID EAP
+ * values `phr` / `phrh` for phishing-resistant passkeys — and the login sets it.
+ */
+
+/** Password sign-in: one knowledge factor (RFC 8176 `pwd`). */
+export const ACR_PASSWORD = 'urn:gatehouse:acr:password';
+
+interface AuthenticationMethod {
+  readonly acr: string;
+  readonly amr: readonly string[];
+}
+
+/** Every method the sign-in offers, weakest first. */
+export const AUTHENTICATION_METHODS: readonly AuthenticationMethod[] = [{ acr: ACR_PASSWORD, amr: ['pwd'] }];
+
+/** Advertised as `acr_values_supported`. */
+export const SUPPORTED_ACR_VALUES = AUTHENTICATION_METHODS.map((method) => method.acr);
+
+/** What the ID token says after a password sign-in. */
+export const PASSWORD_SIGN_IN = { acr: ACR_PASSWORD, amr: ['pwd'] } as const;
+
+/** An `acr` request from the claims parameter or acr_values, as the engine reports it. */
+export interface AcrRequest {
+  readonly essential?: boolean;
+  readonly value?: unknown;
+  readonly values?: unknown;
+}
+
+/** The acr values requested, whether as `value` or `values`. */
+export function requestedAcrValues(request: AcrRequest | undefined): string[] {
+  if (!request) return [];
+  if (typeof request.value === 'string') return [request.value];
+  return Array.isArray(request.values) ? request.values.filter((value): value is string => typeof value === 'string') : [];
+}
+
+/** Whether some sign-in method Gatehouse offers yields one of `values`. */
+export function canSatisfy(values: readonly string[]): boolean {
+  return values.some((value) => SUPPORTED_ACR_VALUES.includes(value));
+}
