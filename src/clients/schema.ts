@@ -57,7 +57,13 @@ const clientMetadataFields = z.strictObject({
     .optional(),
   require_auth_time: z.boolean().optional(),
   require_pkce: z.boolean().optional(),
+  // RFC 7591 §2: identify the software (e.g. an MCP client) behind a registration.
+  software_id: z.string().min(1).max(200).optional(),
+  software_version: z.string().min(1).max(100).optional(),
 });
+
+/** The metadata fields the schema knows (anything else is rejected by name). */
+export const CLIENT_METADATA_FIELDS: readonly string[] = Object.keys(clientMetadataFields.shape);
 
 function clientMetadataRules(allowReservedIds: boolean) {
   return clientMetadataFields

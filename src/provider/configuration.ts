@@ -17,6 +17,7 @@ import { ADMIN_API, adminResourceServer } from '../admin/admin-api.js';
 import type { StructuredTokens } from './structured-tokens.js';
 import type { ProviderPages } from './pages.js';
 import type { AdapterFactory } from 'oidc-provider';
+import { registrationFeatures } from '../registration/engine.js';
 
 export interface ProviderState {
   readonly keyring: Keyring;
@@ -141,7 +142,7 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
-      registration: { enabled: false },
+      ...registrationFeatures(config.registration),
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: (ctx, form) => pages.logout(ctx, form),

@@ -17,6 +17,7 @@ import type { ClientStore } from '../clients/store.js';
 import { providerConfiguration, type ProviderDependencies, type ProviderState } from './configuration.js';
 import { widenFormAction } from '../security/headers.js';
 import { documentCache } from './document-cache.js';
+import { prepareRegistration } from '../registration/engine.js';
 
 export interface LiveProviderDependencies extends ProviderDependencies {
   readonly keys: SigningKeyStore;
@@ -116,6 +117,7 @@ export class LiveProvider {
       });
     }
     provider.on('server_error', (_ctx, error: Error) => logger.error({ err: error }, 'provider server error'));
+    if (this.deps.config.registration.mode !== 'off') prepareRegistration(provider, logger);
     return provider;
   }
 
