@@ -100,14 +100,20 @@ function policyProblems(client: RegisteredMetadata, policy: RegistrationPolicy):
   return problems;
 }
 
+/**
+ * `engineView` is what the engine made of the request (it adds `authorization_code` for a
+ * `code` response type, defaults `response_types` to `code` as RFC 7591 says): the grant and
+ * response types are checked and stored as the engine will apply them.
+ */
 export function checkRegistration(
   body: Record<string, unknown>,
   clientId: string,
   policy: RegistrationPolicy,
   engineDefaults: Readonly<Record<string, unknown>> = {},
+  engineView: { readonly grant_types?: unknown; readonly response_types?: unknown } = {},
 ): PolicyResult {
   if (payloadHasUnstorableText(body)) return { ok: false, problems: ['values must not contain NUL characters or unpaired surrogates'] };
-  const parsed = clientMetadataSchema.safeParse({ ...requestedMetadata(body, engineDefaults), client_id: clientId });
+  const parsed = clientMetadataSchema.safeParse({ ...requestedMetadata(body, engineDefaults), ...engineView, client_id: clientId });
   if (!parsed.success) return { ok: false, problems: describeIssues(parsed.error) };
   const { client_secret: _ignored, ...metadata } = parsed.data;
   const problems = policyProblems(metadata, policy);

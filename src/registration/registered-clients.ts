@@ -40,7 +40,10 @@ export class ClientRegistrations implements ClientWriter {
     const route = ctx.oidc.route;
     if (route !== 'registration' && route !== 'client_update') throw new Error('clients are written only by the registration endpoints');
     const body = (ctx.oidc.body ?? {}) as Record<string, unknown>;
-    const checked = checkRegistration(body, clientId, this.policy, engineDefaults(ctx.oidc.provider));
+    const checked = checkRegistration(body, clientId, this.policy, engineDefaults(ctx.oidc.provider), {
+      grant_types: engineMetadata['grant_types'],
+      response_types: engineMetadata['response_types'],
+    });
     if (!checked.ok) throw new errors.InvalidClientMetadata(checked.problems.join('; '));
     const created = route === 'registration';
     const issuedAt = typeof engineMetadata['client_id_issued_at'] === 'number' ? new Date(engineMetadata['client_id_issued_at'] * 1000) : new Date();
