@@ -231,6 +231,20 @@ describe.each(['postgres', 'embedded'] as const)('FLOW-11 dynamic client registr
     expect(listed?.origin).toBe('operator');
   });
 
+  it('operator and built-in clients answer 403 at the registration endpoint, even to a registration access token', async () => {
+    await registerClient(server, { client_id: 'imported-web', redirect_uris: [REDIRECT] });
+    // As the engine's own test does: a token minted directly for a client that did not register.
+    const { RegistrationAccessToken } = server.gatehouse.live.current as unknown as { RegistrationAccessToken: new (input: { clientId: string }) => { save(): Promise<string> } };
+    for (const clientId of ['imported-web', 'gatehouse-account']) {
+      const token = await new RegistrationAccessToken({ clientId }).save();
+      const response = await manage(`${server.issuer}/reg/${clientId}`, token);
+      expect(response.status).toBe(403);
+      expect(await response.json()).toEqual({ error: 'invalid_request', error_description: 'client does not have permission to read its record' });
+      expect((await manage(`${server.issuer}/reg/${clientId}`, token, { method: 'DELETE' })).status).toBe(403);
+    }
+    expect(await server.gatehouse.services.clients.find('imported-web')).toBeDefined();
+  });
+
   it('lists registered clients as registered, beside imported ones', async () => {
     const client = await registered({ redirect_uris: [REDIRECT], client_name: 'Listed' });
     await registerClient(server, { client_id: 'imported-app', redirect_uris: [REDIRECT] });
@@ -247,6 +261,10 @@ describe.each(['postgres', 'embedded'] as const)('FLOW-11 dynamic client registr
       oidc.None(),
       { execute: [oidc.allowInsecureRequests] },
     );
+    // A registered public client cannot skip PKCE.
+    const withoutPkce = oidc.buildAuthorizationUrl(configuration, { redirect_uri: REDIRECT, scope: 'openid' });
+    const refused = await fetch(withoutPkce, { redirect: 'manual' });
+    expect(new URL(refused.headers.get('location') ?? '', server.issuer).searchParams.get('error')).toBe('invalid_request');
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(configuration, {
@@ -271,5 +289,42 @@ describe.each(['postgres', 'embedded'] as const)('FLOW-11 dynamic client registr
     });
     const tokens = await oidc.clientCredentialsGrant(configuration, { scope: 'things:read', resource: API });
     expect(tokens.access_token).toBeTruthy();
+  });
+});
+
+describe('FLOW-11 registered clients across replicas (postgres)', () => {
+  let storage: TestStorage;
+  let first: TestServer;
+  let second: TestServer;
+
+  beforeAll(async () => {
+    storage = await createTestStorage('postgres');
+    first = await startTestServer(storage, { REGISTRATION: 'open' });
+    second = await startTestServer(storage, { REGISTRATION: 'open' });
+  });
+
+  afterAll(async () => {
+    await first?.stop();
+    await second?.stop();
+    await storage?.dispose();
+  });
+
+  it('an update or deletion on one replica reaches the cached client on another', async () => {
+    const created = (await (
+      await fetch(`${first.issuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: [REDIRECT], client_name: 'One' }) })
+    ).json()) as Record<string, unknown> & { client_id: string; registration_access_token: string };
+    // The second replica caches the client.
+    expect((await second.gatehouse.services.clients.find(created.client_id))?.['client_name']).toBe('One');
+    const { registration_access_token: token, registration_client_uri: _u, client_secret_expires_at: _e, client_id_issued_at: _i, ...metadata } = created;
+    const updated = await fetch(`${first.issuer}/reg/${created.client_id}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...metadata, client_name: 'Two' }),
+    });
+    expect(updated.status).toBe(200);
+    const rotated = ((await updated.json()) as { registration_access_token: string }).registration_access_token;
+    await expect.poll(async () => (await second.gatehouse.services.clients.find(created.client_id))?.['client_name'], { timeout: 5000 }).toBe('Two');
+    expect((await fetch(`${first.issuer}/reg/${created.client_id}`, { method: 'DELETE', headers: { authorization: `Bearer ${rotated}` } })).status).toBe(204);
+    await expect.poll(async () => second.gatehouse.services.clients.find(created.client_id), { timeout: 5000 }).toBeUndefined();
   });
 });
