@@ -196,6 +196,32 @@ describe.each(['postgres', 'embedded'] as const)('FLOW-11 dynamic client registr
     expect(read).toMatchObject({ client_name: 'Before', redirect_uris: [REDIRECT] });
   });
 
+  it('keeps the engine\'s update semantics: null or omission deletes a property, not the secret; JSON objects only; no-store', async () => {
+    const client = await registered({ redirect_uris: [REDIRECT], client_name: 'Named', logo_uri: 'https://rp.test.example/logo.png' });
+    const put = (body: unknown) => manage(client.registration_client_uri, client.registration_access_token, { method: 'PUT', body });
+    const nulled = await put(updateOf(client, { client_name: null }));
+    expect(nulled.status).toBe(200);
+    expect(nulled.headers.get('cache-control')).toBe('no-store');
+    const afterNull = (await nulled.json()) as Record<string, unknown> & { registration_access_token: string };
+    expect(afterNull).not.toHaveProperty('client_name');
+    client.registration_access_token = afterNull.registration_access_token;
+    const { logo_uri: _logo, ...withoutLogo } = updateOf(client);
+    const omitted = (await (await put(withoutLogo)).json()) as Record<string, unknown> & { registration_access_token: string };
+    expect(omitted).not.toHaveProperty('logo_uri');
+    client.registration_access_token = omitted.registration_access_token;
+    const secretNull = await put(updateOf(client, { client_secret: null }));
+    expect(secretNull.status).toBe(400);
+    expect(await secretNull.json()).toEqual({ error: 'invalid_request', error_description: "provided client_secret does not match the authenticated client's one" });
+    const serverField = await put({ ...updateOf(client), registration_access_token: 'x' });
+    expect(((await serverField.json()) as { error_description: string }).error_description).toBe('request MUST NOT include the registration_access_token field');
+    const nullBody = await fetch(client.registration_client_uri, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${client.registration_access_token}`, 'content-type': 'application/json' },
+      body: 'null',
+    });
+    expect(await nullBody.json()).toEqual({ error: 'invalid_request', error_description: 'client update request must be a JSON object' });
+  });
+
   it('an update that makes a public client confidential returns its new secret once', async () => {
     const client = await registered({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' });
     const response = await manage(client.registration_client_uri, client.registration_access_token, {
@@ -213,6 +239,8 @@ describe.each(['postgres', 'embedded'] as const)('FLOW-11 dynamic client registr
     const client = await registered({ grant_types: ['client_credentials'], response_types: [], scope: 'things:read' });
     const response = await manage(client.registration_client_uri, client.registration_access_token, { method: 'DELETE' });
     expect(response.status).toBe(204);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(await response.text()).toBe('');
     expect(await server.gatehouse.services.clients.find(client.client_id)).toBeUndefined();
     expect((await manage(client.registration_client_uri, client.registration_access_token)).status).toBe(401);
     const token = await fetch(`${server.issuer}/token`, {

@@ -66,6 +66,11 @@ describe.each(['postgres', 'embedded'] as const)('FLOW-11 registration modes and
     expect(missing.status).toBe(401);
     expect(((await missing.json()) as { error: string }).error).toBe('invalid_token');
     expect((await register('not-a-token-that-was-ever-issued-by-gatehouse')).status).toBe(401);
+    // As the engine's own tests: not in a JSON body, and not a manipulated token.
+    const issued = await issue();
+    expect((await register(undefined, { redirect_uris: [REDIRECT], access_token: issued.token })).status).toBe(401);
+    expect((await register(issued.token.slice(0, -1))).status).toBe(401);
+    expect(await stateOf(issued.id)).toMatchObject({ uses: 0, state: 'active' });
   });
 
   it('registers with a token until its uses are spent; a refused registration spends none', async () => {
