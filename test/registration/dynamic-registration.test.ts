@@ -50,9 +50,10 @@ describe.each(['postgres', 'embedded'] as const)('FLOW-11 dynamic client registr
     await storage?.dispose();
   });
 
-  it('advertises the registration endpoint', async () => {
+  it('advertises the registration endpoint, and warns the operator that registration is open', async () => {
     const metadata = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     expect(metadata['registration_endpoint']).toBe(`${server.issuer}/reg`);
+    expect(server.logs.some((line) => line.includes('"event":"registration_open"'))).toBe(true);
   });
 
   it('registers a client without a token: id, secret that does not expire, registration access token, defaults', async () => {
