@@ -21,9 +21,14 @@ function engineDefaults(provider: Provider): Readonly<Record<string, unknown>> {
   if (!defaults) {
     // The engine's Client takes metadata in its constructor; its type definitions say otherwise.
     const EngineClient = provider.Client as unknown as new (metadata: Record<string, unknown>) => { metadata(): Record<string, unknown> };
-    const probe = new EngineClient({ client_id: 'defaults-probe', token_endpoint_auth_method: 'none', redirect_uris: ['https://defaults.invalid/cb'] });
-    const { client_id: _id, redirect_uris: _uris, token_endpoint_auth_method: _method, ...rest } = probe.metadata();
-    defaults = rest;
+    try {
+      const probe = new EngineClient({ client_id: 'defaults-probe', token_endpoint_auth_method: 'none', redirect_uris: ['https://defaults.invalid/cb'] });
+      const { client_id: _id, redirect_uris: _uris, token_endpoint_auth_method: _method, ...rest } = probe.metadata();
+      defaults = rest;
+    } catch {
+      // Without known defaults, every field outside the schema is refused by name: stricter, never wrong.
+      defaults = {};
+    }
     engineDefaultsCache.set(provider, defaults);
   }
   return defaults;
