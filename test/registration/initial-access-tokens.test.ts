@@ -59,7 +59,8 @@ describe.each(['postgres', 'embedded'] as const)('FLOW-11 registration modes and
     expect((await fetch(`${server.issuer}/reg/anything`)).status).toBe(404);
     await server.stop();
     server = await startTestServer(storage, env);
-  });
+    // Two starts of the embedded database: slow on a loaded machine.
+  }, 120_000);
 
   it('refuses a registration without a token, or with an unknown one', async () => {
     const missing = await register(undefined);
