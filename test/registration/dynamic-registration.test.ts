@@ -274,6 +274,19 @@ describe.each(['postgres', 'embedded'] as const)('FLOW-11 dynamic client registr
     expect(await server.gatehouse.services.clients.find('imported-web')).toBeDefined();
   });
 
+  it('logs each registration, update and deletion, never a secret or token', async () => {
+    const client = await registered({ redirect_uris: [REDIRECT] });
+    const updated = (await (
+      await manage(client.registration_client_uri, client.registration_access_token, { method: 'PUT', body: updateOf(client, { client_name: 'Logged' }) })
+    ).json()) as { registration_access_token: string };
+    await manage(client.registration_client_uri, updated.registration_access_token, { method: 'DELETE' });
+    const logs = server.logs.join('');
+    for (const event of ['client_registered', 'registered_client_updated', 'registered_client_deleted']) {
+      expect(logs).toContain(`"event":"${event}","clientId":"${client.client_id}"`);
+    }
+    for (const secret of [String(client['client_secret']), client.registration_access_token, updated.registration_access_token]) expect(logs).not.toContain(secret);
+  });
+
   it('lists registered clients as registered, beside imported ones', async () => {
     const client = await registered({ redirect_uris: [REDIRECT], client_name: 'Listed' });
     await registerClient(server, { client_id: 'imported-app', redirect_uris: [REDIRECT] });
