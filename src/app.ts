@@ -29,11 +29,12 @@ import { rejectNulInUrl } from './security/input.js';
 import { securityHeaders } from './security/headers.js';
 import { corsPolicy } from './security/cors.js';
 import { LoginThrottle } from './security/login-throttle.js';
-import { edgeRateLimits, type RateLimits } from './security/rate-limits.js';
+import { edgeRateLimits, registrationRateLimit, type RateLimits } from './security/rate-limits.js';
 import { tokenRequests } from './security/token-requests.js';
 import { frontChannelPostAsGet } from './security/front-channel-posts.js';
 import type { ClientStore } from './clients/store.js';
 import { dropUntrustedCertificateHeaders } from './tls/forwarded-certificate.js';
+import { registrationUpdates } from './registration/edge.js';
 
 export interface AppDependencies {
   readonly config: Config;
@@ -100,6 +101,18 @@ export function createApp(deps: AppDependencies): Koa {
   );
   // FLOW-10: a form POST to /auth or /session/end comes back as a top-level GET (SameSite=Lax).
   app.use(frontChannelPostAsGet());
+  if (deps.config.registration.mode !== 'off') {
+    // FLOW-11: registrations are rate limited on their own; RFC 7592 updates may carry the client's secret.
+    app.use(
+      registrationRateLimit({
+        limits: deps.rateLimits,
+        perHour: deps.config.registration.perHour,
+        logger: deps.logger,
+        onReject: (policy) => deps.metrics.rateLimited.inc({ policy }),
+      }),
+    );
+    app.use(registrationUpdates(deps.clients));
+  }
   // Every request to the engine would otherwise walk each router's route table; only paths under
   // the host's own prefixes can match one (folded like the routers fold them: case, trailing slash).
   for (const layer of routes.flatMap((router) => router.stack)) {

@@ -38,6 +38,7 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
     if (cluster.isWorker) AggregatorRegistry.setRegistries([metrics.registry]);
     const { live, structuredTokens } = await buildLiveProvider(services, logger, metrics);
     live.startRefreshing(config.keys.refreshInterval);
+    if (config.registration.mode === 'open') logger.warn({ event: 'registration_open' }, 'REGISTRATION=open: anyone who can reach /reg can register a client (limited per address and by the registration policy)');
     stops.push(() => live.stop());
     const stopSweeper = startSweeper(services.records, config.storage.sweepInterval, logger, async () => {
       const rotated = await services.keys.rotateIfDue(config.keys.rotationSeconds, config.keys.publishDelay);

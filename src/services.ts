@@ -22,6 +22,9 @@ import { RateLimits } from './security/rate-limits.js';
 import type { Metrics } from './observability/metrics.js';
 import { StructuredTokens } from './provider/structured-tokens.js';
 import { ClientCertificates } from './tls/client-certificates.js';
+import { InitialAccessTokenStore } from './registration/initial-access-tokens.js';
+import { ClientRegistrations } from './registration/registered-clients.js';
+import { registrationAccessTokenAdapter } from './registration/registration-access-tokens.js';
 
 export interface Services {
   readonly config: Config;
@@ -35,6 +38,7 @@ export interface Services {
   readonly accounts: AccountStore;
   readonly sessions: SessionStore;
   readonly rateLimits: RateLimits;
+  readonly initialAccessTokens: InitialAccessTokenStore;
   close(): Promise<void>;
 }
 
@@ -78,6 +82,7 @@ export async function openServices(config: Config, options: OpenOptions): Promis
       accounts: new AccountStore(db.knex, feed),
       sessions: new SessionStore(db.knex, config.sessions.maxPerAccount, config.ttl.sessionMaxAge),
       rateLimits,
+      initialAccessTokens: new InitialAccessTokenStore(db.knex, masterSecret),
       async close() {
         await rateLimits.close();
         await feed.close();
@@ -105,7 +110,22 @@ export async function buildLiveProvider(services: Services, logger: Logger, metr
   live = await LiveProvider.create({
     config: services.config,
     structuredTokens,
-    adapter: createAdapterFactory({ records: services.records, clients: services.clients, sessions: services.sessions, structuredTokens }),
+    adapter: createAdapterFactory({
+      records: services.records,
+      clients: services.clients,
+      sessions: services.sessions,
+      structuredTokens,
+      // FLOW-11: what the registration endpoints write, and the tokens that guard them.
+      ...(services.config.registration.mode !== 'off'
+        ? {
+            clientWriter: new ClientRegistrations(services.clients, services.initialAccessTokens, services.config.registration),
+            ownAdapters: new Map([
+              ['InitialAccessToken', services.initialAccessTokens.engineAdapter()],
+              ['RegistrationAccessToken', registrationAccessTokenAdapter(services.records, services.secret)],
+            ]),
+          }
+        : {}),
+    }),
     accounts: services.accounts,
     resourceServers: services.resourceServers,
     pages: providerPages,

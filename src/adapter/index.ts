@@ -1,17 +1,24 @@
 /**
  * oidc-provider's Adapter over PostgreSQL, one instance per model name. Enforces: clients come
- * from the client store (cached, never written through the provider), a second redemption
+ * from the client store (cached) and are written through the provider only by its registration
+ * endpoints (FLOW-11, handed to a ClientWriter), a second redemption
  * of a code or refresh token — even one racing the first across replicas — is invalid_grant
  * and revokes the whole grant, and a JWT id (client assertion, DPoP proof) or pushed
  * request_uri is used once, however many replicas race for it.
  */
-import Provider, { errors, type Adapter, type AdapterFactory, type AdapterPayload } from 'oidc-provider';
+import Provider, { errors, type Adapter, type AdapterFactory, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import type { SessionMetadata } from '../sessions/store.js';
 import { HANDLE_PREFIX } from '../provider/structured-tokens.js';
 import { REDEEMABLE_MODELS, isUnstorableText, payloadHasUnstorableText, type OidcRecords } from './records.js';
 
 export interface ClientSource {
   find(clientId: string): Promise<AdapterPayload | undefined>;
+}
+
+/** Stores what the registration endpoints (RFC 7591 / 7592) register, update and delete. */
+export interface ClientWriter {
+  save(ctx: KoaContextWithOIDC, clientId: string, metadata: AdapterPayload): Promise<void>;
+  remove(clientId: string): Promise<void>;
 }
 
 export interface SessionSink {
@@ -29,6 +36,10 @@ export interface AdapterDependencies {
   readonly clients: ClientSource;
   readonly sessions: SessionSink;
   readonly structuredTokens?: StructuredTokenSource;
+  /** Absent while dynamic registration is off: the provider then never writes clients. */
+  readonly clientWriter?: ClientWriter;
+  /** Models kept somewhere other than `oidc_records` (e.g. initial access tokens). */
+  readonly ownAdapters?: ReadonlyMap<string, Adapter>;
 }
 
 const STRUCTURED_MODELS = new Set(['AccessToken', 'ClientCredentials']);
@@ -63,15 +74,22 @@ const REUSE_MESSAGES: Record<string, string> = {
 };
 
 class ClientAdapter implements Adapter {
-  constructor(private readonly clients: ClientSource) {}
+  constructor(
+    private readonly clients: ClientSource,
+    private readonly writer: ClientWriter | undefined,
+  ) {}
   find(id: string) {
     return this.clients.find(id);
   }
-  async upsert(): Promise<void> {
-    throw new Error('clients are managed by the CLI and admin API, not through the provider');
+  async upsert(id: string, metadata: AdapterPayload): Promise<void> {
+    // oidc-provider's static `ctx` getter (the request being served) is not in its type definitions.
+    const ctx = (Provider as unknown as { ctx?: KoaContextWithOIDC }).ctx;
+    if (!this.writer || !ctx) throw new Error('clients are managed by the CLI and admin API, not through the provider');
+    await this.writer.save(ctx, id, metadata);
   }
-  async destroy(): Promise<void> {
-    throw new Error('clients are managed by the CLI and admin API, not through the provider');
+  async destroy(id: string): Promise<void> {
+    if (!this.writer) throw new Error('clients are managed by the CLI and admin API, not through the provider');
+    await this.writer.remove(id);
   }
   async findByUid() {
     return undefined;
@@ -162,11 +180,13 @@ class RecordAdapter implements Adapter {
   }
 }
 
-export function createAdapterFactory({ records, clients, sessions, structuredTokens }: AdapterDependencies): AdapterFactory {
-  const clientAdapter = new ClientAdapter(clients);
+export function createAdapterFactory({ records, clients, sessions, structuredTokens, clientWriter, ownAdapters }: AdapterDependencies): AdapterFactory {
+  const clientAdapter = new ClientAdapter(clients, clientWriter);
   const byModel = new Map<string, Adapter>();
   return (model: string) => {
     if (model === 'Client') return clientAdapter;
+    const own = ownAdapters?.get(model);
+    if (own) return own;
     let adapter = byModel.get(model);
     if (!adapter) {
       adapter = new RecordAdapter(model, records, sessions, structuredTokens);

@@ -4,6 +4,7 @@ import { resourceServerSchema } from '../apis/schema.js';
 import { clientMetadataSchema } from '../clients/schema.js';
 import { ADMIN_API } from './admin-api.js';
 import { disabledBody, newUserBody, passwordBody, userClaimsBody } from './schemas.js';
+import { initialAccessTokenRequest } from '../registration/initial-access-tokens.js';
 
 const schema = (zodSchema: z.ZodType) => z.toJSONSchema(zodSchema, { io: 'input', unrepresentable: 'any' });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -45,6 +46,7 @@ export function buildOpenApiDocument(issuer: string) {
         Password: schema(passwordBody),
         Disabled: schema(disabledBody),
         UserClaims: schema(userClaimsBody),
+        InitialAccessTokenRequest: schema(initialAccessTokenRequest),
       },
     },
     paths: {
@@ -78,6 +80,11 @@ export function buildOpenApiDocument(issuer: string) {
         parameters: [pathParam('username'), pathParam('handle')],
         delete: op('End one session', 'admin:write'),
       },
+      '/initial-access-tokens': {
+        get: op('List initial access tokens for dynamic client registration (never the tokens themselves)', 'admin:read'),
+        post: op('Issue an initial access token (returned once)', 'admin:write', { requestBody: jsonBody('InitialAccessTokenRequest') }),
+      },
+      '/initial-access-tokens/{id}': { parameters: [pathParam('id')], delete: op('Revoke an initial access token', 'admin:write') },
       '/keys': { get: op('List signing and cookie keys with their state', 'admin:read') },
       '/keys/rotate': { post: op('Publish a new key generation; it signs after KEY_PUBLISH_DELAY', 'admin:write') },
     },

@@ -17,6 +17,7 @@ import { ValidationError, parseOrThrow } from '../validation.js';
 import { adminAuthentication, requireScope } from './authentication.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { disabledBody, newUserBody, passwordBody, userClaimsBody } from './schemas.js';
+import { addInitialAccessTokenRoutes } from './initial-access-token-routes.js';
 
 export interface AdminDependencies {
   readonly services: Services;
@@ -91,6 +92,9 @@ export function adminRoutes(deps: AdminDependencies): Router {
     audit(ctx, 'client.delete', ctx.params['id'] ?? '');
     ctx.status = 204;
   });
+
+  // Initial access tokens for dynamic client registration (FLOW-11)
+  addInitialAccessTokenRoutes(router, { tokens: services.initialAccessTokens, read, write, json, audit });
 
   // APIs (resource servers): identifiers are URIs, so they travel in the body.
   router.get('/apis', read, async (ctx) => {

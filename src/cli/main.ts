@@ -21,6 +21,7 @@ import { claimChangesSchema, claimsFromSources } from '../accounts/claims.js';
 import { createOutput, UsageError, type Output } from './output.js';
 import { quickstart } from './quickstart.js';
 import { ADMIN_API, ADMIN_SCOPES } from '../admin/admin-api.js';
+import { initialAccessTokenCommand, type InitialAccessTokenFlags } from './initial-access-tokens.js';
 
 const USAGE = `Usage: gatehouse <command> [options]
 
@@ -39,6 +40,8 @@ Commands:
   keys list                            list signing and cookie keys with their state
   keys rotate                          publish new keys; they sign after KEY_PUBLISH_DELAY
   admin bootstrap [CLIENT_ID]          create the first admin API client (default gatehouse-admin-cli)
+  initial-access-tokens create [--expires-in SECONDS] [--max-uses N] [--description TEXT]
+  initial-access-tokens list | revoke ID   tokens for dynamic client registration (REGISTRATION)
   quickstart                           register a demo API, clients and user (embedded database)
 
 Options:
@@ -70,11 +73,12 @@ async function readPassword(flags: { 'password-stdin'?: boolean }): Promise<stri
   return (await readStdin()).replace(/\r?\n$/, '');
 }
 
-type Flags = { json?: boolean; 'password-stdin'?: boolean; email?: string; name?: string; claims?: string; 'i-know-this-is-a-real-database'?: boolean };
+type Flags = { json?: boolean; 'password-stdin'?: boolean; email?: string; name?: string; claims?: string; 'i-know-this-is-a-real-database'?: boolean } & InitialAccessTokenFlags;
 
 async function run(services: Services, args: string[], flags: Flags, out: Output): Promise<void> {
   const [noun, verb, target] = args;
   const logger = createLogger('warn');
+  if (noun === 'initial-access-tokens') return initialAccessTokenCommand(services, verb, target, flags, out);
   switch (`${noun} ${verb ?? ''}`.trim()) {
     case 'migrate': {
       const { applied } = await migrateToLatest(services.db);
@@ -96,7 +100,7 @@ async function run(services: Services, args: string[], flags: Flags, out: Output
     case 'clients list': {
       const clients = await services.clients.list();
       out.table(
-        clients.map((c) => ({ client_id: c.clientId, name: c.clientName, grants: c.grantTypes.join(','), auth: c.authMethod, scope: c.scope, pkce: c.pkceRequired ? 'required' : 'OFF (opt-out)' })),
+        clients.map((c) => ({ client_id: c.clientId, name: c.clientName, grants: c.grantTypes.join(','), auth: c.authMethod, scope: c.scope, pkce: c.pkceRequired ? 'required' : 'OFF (opt-out)', origin: c.origin })),
         clients,
       );
       return;
@@ -210,6 +214,9 @@ export async function cli(argv: string[]): Promise<number> {
         name: { type: 'string' },
         claims: { type: 'string' },
         'i-know-this-is-a-real-database': { type: 'boolean' },
+        'expires-in': { type: 'string' },
+        'max-uses': { type: 'string' },
+        description: { type: 'string' },
       },
     });
   } catch (error) {

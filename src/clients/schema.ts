@@ -104,7 +104,13 @@ const clientMetadataFields = z.strictObject({
   tls_client_auth_san_ip: z.string().refine((value) => isIP(value) !== 0, 'tls_client_auth_san_ip must be an IPv4 or IPv6 address').optional(),
   tls_client_auth_san_email: z.email('tls_client_auth_san_email must be an e-mail address').optional(),
   tls_client_certificate_bound_access_tokens: z.boolean().optional(),
+  // RFC 7591 §2: identify the software (e.g. an MCP client) behind a registration.
+  software_id: z.string().min(1).max(200).optional(),
+  software_version: z.string().min(1).max(100).optional(),
 });
+
+/** The metadata fields the schema knows (anything else is rejected by name). */
+export const CLIENT_METADATA_FIELDS: readonly string[] = Object.keys(clientMetadataFields.shape);
 
 function clientMetadataRules(allowReservedIds: boolean) {
   return clientMetadataFields

@@ -18,6 +18,9 @@ interface ClientRow {
   secret_hash: string | null;
   created_at: Date;
   updated_at: Date;
+  /** Set for clients that registered themselves (FLOW-11, RFC 7591); null for imported ones. */
+  registered_at: Date | null;
+  initial_access_token_id: string | null;
 }
 
 export interface ClientSummary {
@@ -30,6 +33,23 @@ export interface ClientSummary {
   readonly updatedAt: Date;
   /** False only for a confidential client that opted out of PKCE (FLOW-1). */
   readonly pkceRequired: boolean;
+  /** `registration`: the client registered itself (RFC 7591); `operator`: imported by the CLI or admin API. */
+  readonly origin: 'operator' | 'registration';
+  readonly registeredAt?: Date;
+}
+
+/** A write from the registration endpoints (RFC 7591 / 7592); see src/registration. */
+export interface RegisteredClientWrite {
+  readonly clientId: string;
+  readonly metadata: Omit<ClientMetadata, 'client_secret'>;
+  /** A new plaintext secret to hash, the stored hash to keep, or none (a client without a secret). */
+  readonly secret: { readonly plaintext: string } | { readonly keep: true } | undefined;
+  readonly issuedAt: Date;
+  /**
+   * Spends a use of the initial access token the registration came with, inside the write's
+   * transaction (its failure undoes the write); resolves to the token's id.
+   */
+  readonly spendInitialAccessToken?: (trx: Knex.Transaction) => Promise<string>;
 }
 
 export interface SavedClient {
@@ -75,9 +95,7 @@ export class ClientStore {
     if (cached && Date.now() - cached.at < CACHE_TTL_MS) return cached.payload;
     const generation = this.#generation;
     const row = (await this.knex<ClientRow>('clients').where('client_id', clientId).first()) as ClientRow | undefined;
-    const payload = row
-      ? ({ ...row.metadata, ...(row.secret_hash ? { client_secret: row.secret_hash } : {}) } as AdapterPayload)
-      : undefined;
+    const payload = row ? ClientStore.providerView(row) : undefined;
     if (generation === this.#generation) {
       this.#cache.delete(clientId);
       this.#cache.set(clientId, { payload, at: Date.now() });
@@ -85,6 +103,17 @@ export class ClientStore {
       if (this.#cache.size > CACHE_MAX_ENTRIES) this.#cache.delete(this.#cache.keys().next().value as string);
     }
     return payload;
+  }
+
+  private static providerView(row: ClientRow): AdapterPayload {
+    return {
+      ...row.metadata,
+      ...(row.secret_hash ? { client_secret: row.secret_hash } : {}),
+      // Only registered clients carry these (RFC 7591); the engine lets only them be managed at /reg.
+      ...(row.registered_at
+        ? { client_id_issued_at: Math.floor(new Date(row.registered_at).getTime() / 1000), ...(row.secret_hash ? { client_secret_expires_at: 0 } : {}) }
+        : {}),
+    } as AdapterPayload;
   }
 
   /** Every web origin any client registered (NET-4), held in memory until clients change. */
@@ -126,9 +155,11 @@ export class ClientStore {
           }
         }
         await trx('clients')
-          .insert({ client_id: client.client_id, metadata: JSON.stringify(metadata), secret_hash: secretHash, updated_at: trx.fn.now() })
+          .insert({ client_id: client.client_id, metadata: JSON.stringify(metadata), secret_hash: secretHash, updated_at: trx.fn.now(), registered_at: null, initial_access_token_id: null })
           .onConflict('client_id')
-          .merge(['metadata', 'secret_hash', 'updated_at']);
+          .merge(['metadata', 'secret_hash', 'updated_at', 'registered_at', 'initial_access_token_id']);
+        // An operator who imports over a registered client takes it over: its registration access token stops working.
+        if (existing?.registered_at) await trx('oidc_records').where('model', 'RegistrationAccessToken').whereRaw("payload->>'clientId' = ?", [client.client_id]).delete();
         results.push({ clientId: client.client_id, created: !existing, ...(generatedSecret ? { generatedSecret } : {}) });
       }
       return results;
@@ -155,7 +186,45 @@ export class ClientStore {
       redirectUris: row.metadata.redirect_uris ?? [],
       updatedAt: new Date(row.updated_at),
       pkceRequired: !pkceOptedOut(row.metadata),
+      origin: row.registered_at ? ('registration' as const) : ('operator' as const),
+      ...(row.registered_at ? { registeredAt: new Date(row.registered_at) } : {}),
     }));
+  }
+
+  /** Creates or updates a client that registered itself; only a registered client is ever updated this way. */
+  async saveRegistered(write: RegisteredClientWrite, created: boolean): Promise<void> {
+    await this.knex.transaction(async (trx) => {
+      const metadata = JSON.stringify(write.metadata);
+      if (created) {
+        const initialAccessTokenId = await write.spendInitialAccessToken?.(trx);
+        await trx('clients').insert({
+          client_id: write.clientId,
+          metadata,
+          secret_hash: write.secret && 'plaintext' in write.secret ? this.secret.hashClientSecret(write.secret.plaintext) : null,
+          registered_at: write.issuedAt,
+          initial_access_token_id: initialAccessTokenId ?? null,
+        });
+      } else {
+        const changes: Record<string, unknown> = { metadata, updated_at: trx.fn.now() };
+        if (!write.secret) changes['secret_hash'] = null;
+        else if ('plaintext' in write.secret) changes['secret_hash'] = this.secret.hashClientSecret(write.secret.plaintext);
+        // `returning`, not the affected-row count: the count's shape differs between pg and PGlite.
+        const updated = await trx('clients').where('client_id', write.clientId).whereNotNull('registered_at').update(changes).returning('client_id');
+        if (updated.length !== 1) throw new Error('the registered client no longer exists');
+      }
+    });
+    await this.feed.publish('clients', write.clientId);
+  }
+
+  /** Deletes a client that registered itself (RFC 7592), with everything issued to it; false if there is none. */
+  async deleteRegistered(clientId: string): Promise<boolean> {
+    const deleted = await this.knex.transaction(async (trx) => {
+      const removed = await trx('clients').where('client_id', clientId).whereNotNull('registered_at').delete().returning('client_id');
+      if (removed.length) await trx('oidc_records').whereRaw("payload->>'clientId' = ?", [clientId]).delete();
+      return removed.length;
+    });
+    await this.feed.publish('clients', clientId);
+    return deleted > 0;
   }
 
   /** Deletes a client and every artefact issued to it. */

@@ -64,6 +64,18 @@ export interface Config {
   readonly tls: TlsSettings | undefined;
   /** FLOW-8: mutual TLS client authentication; absent when no client certificate can arrive. */
   readonly mtls: MtlsSettings | undefined;
+  /** FLOW-11: dynamic client registration (RFC 7591 / 7592) and the policy registered clients obey. */
+  readonly registration: {
+    readonly mode: 'off' | 'initial-access-token' | 'open';
+    readonly grantTypes: readonly string[];
+    readonly authMethods: readonly string[];
+    /** Scopes a registered client may list; undefined: the OpenID Connect scopes. */
+    readonly scopes: readonly string[] | undefined;
+    /** Host names (or `*.domain`) redirect URIs may point at; undefined: any. */
+    readonly redirectHosts: readonly string[] | undefined;
+    /** New registrations per client address and hour. */
+    readonly perHour: number;
+  };
 }
 
 export interface TlsSettings {
@@ -172,6 +184,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           forwarded: e.CLIENT_CERT_HEADER ? { header: e.CLIENT_CERT_HEADER, trustedProxies: e.TRUSTED_PROXIES ?? [] } : undefined,
         }
       : undefined,
+    registration: {
+      mode: e.REGISTRATION,
+      grantTypes: e.REGISTRATION_GRANT_TYPES,
+      authMethods: e.REGISTRATION_AUTH_METHODS,
+      scopes: e.REGISTRATION_SCOPES?.split(/[\s,]+/).filter(Boolean),
+      redirectHosts: e.REGISTRATION_REDIRECT_HOSTS?.split(/[\s,]+/).filter(Boolean).map((host) => host.toLowerCase()),
+      perHour: e.RATE_LIMIT_REGISTRATION_PER_HOUR,
+    },
   });
 }
 

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { AUTH_METHODS, GRANT_TYPES } from '../clients/schema.js';
 
 const seconds = (name: string, fallback: number, min = 1, max = 60 * 60 * 24 * 365) =>
   z.coerce
@@ -19,6 +20,15 @@ const flag = (name: string, fallback: boolean) =>
     .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: `${name} must be true or false` })
     .default(fallback ? 'true' : 'false')
     .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+/** A comma- or space-separated list of values from `allowed`. */
+const listOf = (name: string, allowed: readonly string[], fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value) => value.split(/[\s,]+/).filter(Boolean))
+    .refine((values) => values.length > 0, `${name} must list at least one value`)
+    .refine((values) => values.every((value) => allowed.includes(value)), `${name} may only list ${allowed.join(', ')}`);
 
 const optionalText = z
   .string()
@@ -132,6 +142,20 @@ export const environmentSchema = z
         .refine((entries) => entries.every(isAddressOrRange), 'TRUSTED_PROXIES must be a comma-separated list of IP addresses or CIDR ranges')
         .optional(),
     ),
+    // FLOW-11: dynamic client registration is off unless the operator opens it.
+    REGISTRATION: z
+      .enum(['off', 'initial-access-token', 'open'], { error: 'REGISTRATION must be off, initial-access-token or open' })
+      .default('off'),
+    REGISTRATION_GRANT_TYPES: listOf('REGISTRATION_GRANT_TYPES', GRANT_TYPES, 'authorization_code,refresh_token'),
+    // Certificate methods only when the operator lists them: they need mutual TLS configured.
+    REGISTRATION_AUTH_METHODS: listOf('REGISTRATION_AUTH_METHODS', AUTH_METHODS, 'client_secret_basic,client_secret_post,private_key_jwt,none'),
+    REGISTRATION_SCOPES: optionalText.pipe(
+      z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E\s,]+$/, 'REGISTRATION_SCOPES must be scope tokens separated by spaces or commas').optional(),
+    ),
+    REGISTRATION_REDIRECT_HOSTS: optionalText.pipe(
+      z.string().regex(/^[A-Za-z0-9.*\-\s,:\[\]]+$/, 'REGISTRATION_REDIRECT_HOSTS must be host names (optionally *.domain) separated by spaces or commas').optional(),
+    ),
+    RATE_LIMIT_REGISTRATION_PER_HOUR: z.coerce.number().int().min(1).max(1_000_000).default(20),
   })
   .superRefine((env, ctx) => {
     if (env.DATABASE_URL && !env.GATEHOUSE_SECRET) {

@@ -23,6 +23,7 @@ import { DPOP_SIGNING_ALGS, dpopFeature } from './dpop.js';
 import { pushedAuthorizationRequestsFeature } from './pushed-authorization-requests.js';
 import type { ClientCertificates } from '../tls/client-certificates.js';
 import { mtlsClientAuthMethods, mtlsFeature } from './mtls.js';
+import { registrationFeatures } from '../registration/engine.js';
 
 export interface ProviderState {
   readonly keyring: Keyring;
@@ -152,9 +153,9 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
       mTLS: mtlsFeature(config, deps.clientCertificates),
       // FLOW-10: the `claims` request parameter, essential claims included (OIDC Core 5.5).
       claimsParameter: { enabled: true },
-      registration: { enabled: false },
       dPoP: dpopFeature(config, deps.dpopNonceSecret),
       pushedAuthorizationRequests: pushedAuthorizationRequestsFeature(config),
+      ...registrationFeatures(config.registration),
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: (ctx, form) => pages.logout(ctx, form),

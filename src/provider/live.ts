@@ -21,6 +21,7 @@ import { reportRacingReplaysAsReplays } from './dpop.js';
 import { mtlsEndpointAliases } from './mtls.js';
 import { relyingPartyScopesOnly } from './discovery.js';
 import { ADMIN_SCOPES } from '../admin/admin-api.js';
+import { prepareRegistration } from '../registration/engine.js';
 
 export interface LiveProviderDependencies extends ProviderDependencies {
   readonly keys: SigningKeyStore;
@@ -132,6 +133,7 @@ export class LiveProvider {
       if (route === 'token') logger.warn(fields, 'grant revoked: a code or refresh token was used twice');
       else logger.info(fields, 'grant revoked');
     });
+    if (this.deps.config.registration.mode !== 'off') prepareRegistration(provider, logger);
     return provider;
   }
 

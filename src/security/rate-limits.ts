@@ -19,6 +19,7 @@ import { BatchedLimiter } from './batched-limiter.js';
 import type { DatabaseKind } from '../db/index.js';
 import { sendPage } from '../interactions/respond.js';
 import { errorPage } from '../interactions/views/pages.js';
+import { endpointOf } from './token-requests.js';
 
 export interface Policy {
   readonly name: string;
@@ -148,6 +149,35 @@ export function edgeRateLimits(options: EdgeLimitOptions): Middleware {
       }
     }
     setRateLimitHeaders(ctx, tightest[0], tightest[1]);
+    return next();
+  };
+}
+
+export interface RegistrationLimitOptions {
+  readonly limits: RateLimits;
+  readonly perHour: number;
+  readonly logger: Logger;
+  readonly onReject?: (policy: string) => void;
+}
+
+/**
+ * FLOW-11: new client registrations per address and hour, counted exactly (no batching): each
+ * one adds a client that stays until it is deleted.
+ */
+export function registrationRateLimit(options: RegistrationLimitOptions): Middleware {
+  const policy: Policy = { name: 'registration', limit: options.perHour, windowSeconds: 3600 };
+  const limiter = options.limits.limiter('registration', policy.limit, policy.windowSeconds);
+  return async (ctx, next) => {
+    if (ctx.method !== 'POST' || endpointOf(ctx.path) !== '/reg') return next();
+    try {
+      setRateLimitHeaders(ctx, policy, await limiter.consume(ctx.ip));
+    } catch (error) {
+      if (!isLimited(error)) throw error;
+      options.logger.warn({ event: 'rate_limited', policy: policy.name, ip: ctx.ip, path: ctx.path }, 'rate limit reached');
+      options.onReject?.(policy.name);
+      tooManyRequests(ctx, policy, error);
+      return;
+    }
     return next();
   };
 }
