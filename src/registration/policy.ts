@@ -3,8 +3,8 @@
  * registration (RFC 7591) and to every update (RFC 7592). Enforces:
  * - the operator client schema: allowlisted fields (an unknown one is named), types, lengths;
  * - only the grant types, authentication methods and scopes the operator allows;
- * - redirect URIs over https (http only on a loopback address, custom schemes only as reversed
- *   domain names), on the allowed hosts if the operator lists them;
+ * - redirect URIs over https on the allowed hosts if the operator lists them, custom schemes
+ *   only as reversed domain names (http only on loopback, as the client schema says for all);
  * - PKCE for every registered client (no `require_pkce: false`), no client credentials for a
  *   public client, keys by value only (a `jwks_uri` would make Gatehouse fetch URLs chosen by
  *   anyone allowed to register).
@@ -38,7 +38,6 @@ const SERVER_FIELDS = new Set([
   'registration_client_uri',
 ]);
 const KNOWN_FIELDS = new Set(CLIENT_METADATA_FIELDS);
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 /**
  * The metadata a registration or update request asks for, in the operator schema's terms.
@@ -68,9 +67,8 @@ function redirectProblems(field: string, uris: readonly string[] | undefined, po
     const host = url.hostname.toLowerCase();
     if (url.protocol === 'https:') {
       if (!hostAllowed(host, policy.redirectHosts)) problems.push(`${field}: "${uri}" is not on a host registered clients may use`);
-    } else if (url.protocol === 'http:') {
-      if (!LOOPBACK_HOSTS.has(host)) problems.push(`${field}: "${uri}" must use https (http only on a loopback address)`);
-    } else if (!url.protocol.slice(0, -1).includes('.')) {
+      // Plain http (loopback only) is the client schema's rule for every client, checked before this.
+    } else if (url.protocol !== 'http:' && !url.protocol.slice(0, -1).includes('.')) {
       problems.push(`${field}: "${uri}" uses a custom scheme that is not a reversed domain name (RFC 8252 §7.1)`);
     }
   }

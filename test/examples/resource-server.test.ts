@@ -113,7 +113,7 @@ describe('SPA-1 resource server: token verification', () => {
   it('asks for a token without an error code when none is sent (RFC 6750 §3.1)', async () => {
     const answer = await call({});
     expect(answer.status).toBe(401);
-    expect(answer.challenge).toMatch(/^Bearer realm="[^"]+", DPoP realm="[^"]+", algs="ES256 EdDSA PS256"$/);
+    expect(answer.challenge).toMatch(/^Bearer realm="[^"]+", DPoP realm="[^"]+", algs="ES256 EdDSA Ed25519 PS256"$/);
   });
 
   it('refuses alg none', async () => {
@@ -189,7 +189,7 @@ describe('SPA-1 resource server: sender-constrained tokens', () => {
     const refusedProof = async (headers: Record<string, string>) => {
       const answer = await call(headers);
       expectRefused(answer, 'invalid_dpop_proof', 401, 'DPoP');
-      expect(answer.challenge).toContain('algs="ES256 EdDSA PS256"');
+      expect(answer.challenge).toContain('algs="ES256 EdDSA Ed25519 PS256"');
     };
     await refusedProof({ authorization: `DPoP ${token}` });
     await refusedProof(dpop(await proof(token, { htm: 'POST' })));

@@ -35,7 +35,7 @@ describe('FLOW-11 registration policy', () => {
   it('limits redirect URIs to https on allowed hosts, loopback http, and reversed-domain schemes', () => {
     expect(problemsOf({ redirect_uris: ['https://x.partners.example/cb', 'http://127.0.0.1:4000/cb', 'http://[::1]/cb'] })).toEqual([]);
     expect(problemsOf({ redirect_uris: ['https://partners.example/cb'] })[0]).toMatch(/^redirect_uris: .* not on a host/);
-    expect(problemsOf({ redirect_uris: ['http://app.example.com/cb'] })[0]).toMatch(/^redirect_uris: .* must use https/);
+    expect(problemsOf({ redirect_uris: ['http://app.example.com/cb'] })[0]).toMatch(/^redirect_uris\.0: .*plain http on a host that is not loopback: use https/);
     expect(problemsOf({ application_type: 'native', redirect_uris: ['com.example.app:/cb'] })).toEqual([]);
     expect(problemsOf({ application_type: 'native', redirect_uris: ['myapp:/cb'] })[0]).toMatch(/^redirect_uris: .* reversed domain name/);
   });
