@@ -17,6 +17,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config/index.js';
 import { keyRetention, type LiveProvider } from './provider/live.js';
 import { buildLiveProvider, openServices, type Services } from './services.js';
+import { prepareDecoyHash } from './accounts/passwords.js';
 
 export interface RunningGatehouse {
   readonly url: string;
@@ -29,6 +30,8 @@ export interface RunningGatehouse {
 
 export async function startGatehouse(config: Config, logger: Logger): Promise<RunningGatehouse> {
   const services = await openServices(config, { logger, listen: true, migrate: true });
+  // Built before the first request, so an unknown user's first sign-in costs what later ones do.
+  const decoyHash = prepareDecoyHash();
   const stops: (() => void)[] = [];
   try {
     const metrics = new Metrics(services.db.knex);
@@ -60,6 +63,7 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
       admin: adminRoutes({ services, live, structuredTokens, logger }),
       metrics,
     });
+    await decoyHash;
     const server = http.createServer(app.callback());
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
