@@ -54,6 +54,7 @@ export const HOST_PATHS = /^\/(healthz|readyz|assets\/|interaction|admin\/|accou
 export function createApp(deps: AppDependencies): Koa {
   const app = new Koa({ proxy: deps.config.trustProxy });
   const provider = () => deps.live.current;
+  const loginThrottle = new LoginThrottle(deps.rateLimits, deps.config.rateLimits.login);
   const routes = [
     healthRoutes(deps.db, () => deps.live.publicJwks.length > 0),
     assetRoutes(),
@@ -63,7 +64,7 @@ export function createApp(deps: AppDependencies): Koa {
       resourceServers: deps.resourceServers,
       logger: deps.logger,
       metrics: deps.metrics,
-      throttle: new LoginThrottle(deps.rateLimits, deps.config.rateLimits.login),
+      throttle: loginThrottle,
     }),
     deps.admin,
     accountRoutes({
@@ -74,6 +75,7 @@ export function createApp(deps: AppDependencies): Koa {
       secret: deps.secret,
       sessionTtl: sessionTtl(deps.config),
       logger: deps.logger,
+      throttle: loginThrottle,
     }),
   ];
 

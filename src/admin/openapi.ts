@@ -59,7 +59,7 @@ export function buildOpenApiDocument(issuer: string) {
         post: op('Create or replace an API', 'admin:write', { requestBody: jsonBody('ResourceServer') }),
       },
       '/users': { get: op('List users', 'admin:read'), post: op('Create a user', 'admin:write', { requestBody: jsonBody('NewUser') }) },
-      '/users/{username}/password': { parameters: [pathParam('username')], put: op('Set a password', 'admin:write', { requestBody: jsonBody('Password') }) },
+      '/users/{username}/password': { parameters: [pathParam('username')], put: op('Set a password (ends the user\'s sessions and refresh tokens unless keep_sessions is true)', 'admin:write', { requestBody: jsonBody('Password') }) },
       '/users/{username}/disabled': {
         parameters: [pathParam('username')],
         put: op('Disable or enable a user (disabling ends their sessions)', 'admin:write', { requestBody: jsonBody('Disabled') }),

@@ -27,15 +27,19 @@ describe('verified client secrets', () => {
     session.connect();
     try {
       (globalThis as Record<string, unknown>)['__verifiedSecretsProbe'] = verified;
-      const { result } = await session.post('Runtime.evaluate', { expression: 'globalThis.__verifiedSecretsProbe' });
-      const { privateProperties } = await session.post('Runtime.getProperties', { objectId: result.objectId!, ownProperties: true });
+      type Remote = { objectId?: string; value?: unknown };
+      const post = (method: string, params: object) => session.post(method, params) as Promise<unknown>;
+      const { result } = (await post('Runtime.evaluate', { expression: 'globalThis.__verifiedSecretsProbe' })) as { result: Remote };
+      const { privateProperties } = (await post('Runtime.getProperties', { objectId: result.objectId, ownProperties: true })) as {
+        privateProperties?: { name: string; value?: Remote }[];
+      };
       const known = privateProperties?.find((property) => property.name === '#known');
       expect(known?.value?.objectId).toBeTruthy();
-      const held = await session.post('Runtime.callFunctionOn', {
-        objectId: known!.value!.objectId!,
+      const held = (await post('Runtime.callFunctionOn', {
+        objectId: known?.value?.objectId,
         functionDeclaration: 'function () { return [...this.values()].map((value) => Buffer.from(value).toString("latin1")); }',
         returnByValue: true,
-      });
+      })) as { result: Remote };
       const values = held.result.value as string[];
       expect(values).toHaveLength(1);
       for (const value of values) {
