@@ -1,6 +1,6 @@
 /**
  * The HTTP application, in the order a request meets it: logging → errors → security headers
- * → CORS → token-request body → rate limits
+ * → CORS → per-address limit → token-request body → body limit → per-client limits
  * → Gatehouse's own routes → the OpenID provider. The provider runs as its own Koa application
  * on the raw request (not mounted into this one), so its cookies are signed with its own keys
  * and it can be swapped for a rebuilt instance between requests.
@@ -31,6 +31,7 @@ import { corsPolicy } from './security/cors.js';
 import { LoginThrottle } from './security/login-throttle.js';
 import { edgeRateLimits, type RateLimits } from './security/rate-limits.js';
 import { tokenRequests } from './security/token-requests.js';
+import { bodyLimit } from './security/body-limit.js';
 import type { ClientStore } from './clients/store.js';
 
 export interface AppDependencies {
@@ -86,17 +87,20 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(errorBoundary(deps.logger));
   app.use(securityHeaders());
   app.use(corsPolicy(() => deps.clients.webOrigins()));
+  const edgeLimits = edgeRateLimits({
+    limits: deps.rateLimits,
+    ipPerMinute: deps.config.rateLimits.ipPerMinute,
+    clientPerMinute: deps.config.rateLimits.clientPerMinute,
+    clientAuthFailuresPerMinute: deps.config.rateLimits.clientAuthFailuresPerMinute,
+    syncMs: deps.config.rateLimits.syncMs,
+    logger: deps.logger,
+    onReject: (policy) => deps.metrics.rateLimited.inc({ policy }),
+  });
+  // The per-address limit comes before any body is read or parsed (issue 13 item 4).
+  app.use(edgeLimits.byAddress);
   app.use(tokenRequests());
-  app.use(
-    edgeRateLimits({
-      limits: deps.rateLimits,
-      ipPerMinute: deps.config.rateLimits.ipPerMinute,
-      clientPerMinute: deps.config.rateLimits.clientPerMinute,
-      syncMs: deps.config.rateLimits.syncMs,
-      logger: deps.logger,
-      onReject: (policy) => deps.metrics.rateLimited.inc({ policy }),
-    }),
-  );
+  app.use(bodyLimit((path) => HOST_PATHS.test(path)));
+  app.use(edgeLimits.byClient);
   // Every request to the engine would otherwise walk each router's route table; only paths under
   // the host's own prefixes can match one (folded like the routers fold them: case, trailing slash).
   for (const layer of routes.flatMap((router) => router.stack)) {
@@ -116,5 +120,7 @@ export function createApp(deps: AppDependencies): Koa {
   });
   // Errors are answered by the boundary above; this only keeps Koa from printing them twice.
   app.silent = true;
+  // Anything that escapes the boundary (e.g. the logging around it) is still one JSON line.
+  app.on('error', (error: unknown) => deps.logger.error({ err: error }, 'request failed outside the error boundary'));
   return app;
 }

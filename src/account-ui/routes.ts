@@ -6,6 +6,7 @@
  * session takes effect on that browser's next request and revokes its grants.
  */
 import { bodyParser } from '@koa/bodyparser';
+import { BODY_LIMIT } from '../security/request-body.js';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -41,7 +42,7 @@ interface SignedIn {
   readonly csrf: string;
 }
 
-const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
+const form = bodyParser({ enableTypes: ['form'], formLimit: BODY_LIMIT, encoding: 'utf-8' });
 const field = (ctx: Context, name: string): string => {
   const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
   return typeof value === 'string' ? value : '';

@@ -3,6 +3,7 @@
  * Thin: every operation is the same domain function the CLI calls, with the same schemas.
  */
 import { bodyParser } from '@koa/bodyparser';
+import { BODY_LIMIT } from '../security/request-body.js';
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { payloadHasUnstorableText } from '../adapter/records.js';
@@ -26,7 +27,7 @@ export interface AdminDependencies {
   readonly logger: Logger;
 }
 
-const parseJson = bodyParser({ enableTypes: ['json'], jsonLimit: '256kb', encoding: 'utf-8' });
+const parseJson = bodyParser({ enableTypes: ['json'], jsonLimit: BODY_LIMIT, encoding: 'utf-8' });
 // API-3: PostgreSQL cannot store U+0000; refuse it with the other bad input rather than fail later.
 const json: Middleware = async (ctx, next) =>
   parseJson(ctx, async () => {

@@ -43,6 +43,8 @@ export interface Config {
     readonly redisUrl: string | undefined;
     readonly ipPerMinute: number;
     readonly clientPerMinute: number;
+    /** Failed client authentications per client and address, counted apart from the client's budget. */
+    readonly clientAuthFailuresPerMinute: number;
     /** How often a process adds its request counts to the shared store; 0 = every request. */
     readonly syncMs: number;
     readonly login: {
@@ -121,6 +123,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       redisUrl: e.REDIS_URL,
       ipPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
       clientPerMinute: e.RATE_LIMIT_CLIENT_PER_MINUTE,
+      clientAuthFailuresPerMinute: e.RATE_LIMIT_CLIENT_AUTH_FAILURES_PER_MINUTE,
       syncMs: e.RATE_LIMIT_SYNC_MS,
       login: {
         freeFailuresPerAccountAndIp: e.LOGIN_FREE_FAILURES_PER_ACCOUNT_IP,

@@ -6,6 +6,7 @@
  * the engine computes (never one we build from input).
  */
 import { bodyParser } from '@koa/bodyparser';
+import { BODY_LIMIT } from '../security/request-body.js';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -39,7 +40,7 @@ const loginForm = z.strictObject({
   password: z.string().min(1).max(1024),
 });
 
-const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
+const form = bodyParser({ enableTypes: ['form'], formLimit: BODY_LIMIT, encoding: 'utf-8' });
 
 async function clientOf(provider: Provider, details: Details) {
   const client = await provider.Client.find(String(details.params['client_id']));
