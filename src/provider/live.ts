@@ -17,6 +17,8 @@ import type { ClientStore } from '../clients/store.js';
 import { providerConfiguration, type ProviderDependencies, type ProviderState } from './configuration.js';
 import { widenFormAction } from '../security/headers.js';
 import { documentCache } from './document-cache.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { answerUnavailable } from '../http/unavailable.js';
 
 export interface LiveProviderDependencies extends ProviderDependencies {
   readonly keys: SigningKeyStore;
@@ -98,6 +100,20 @@ export class LiveProvider {
       return typeof this.clientSecret === 'string' && clients.verifySecret(actual, this.clientSecret);
     };
     const jwksCacheControl = `public, max-age=${this.deps.config.keys.jwksCacheMaxAge}`;
+    // Outermost: while the database is unreachable the engine's answer (500 server_error) becomes
+    // 503 + Retry-After, `temporarily_unavailable` or a friendly page (API-5, issue 13 item 2).
+    provider.use(async (ctx, next) => {
+      try {
+        await next();
+      } catch (error) {
+        if (!isDatabaseUnavailable(error)) throw error;
+        ctx.state['databaseUnavailable'] = error;
+      }
+      const unavailable = ctx.state['databaseUnavailable'] as Error | undefined;
+      if (!unavailable) return;
+      logger.warn({ event: 'database_unavailable', route: ctx.oidc?.route, reason: unavailable.message }, 'database unavailable; answered 503');
+      answerUnavailable(ctx, ctx.accepts('json', 'html') === 'html');
+    });
     provider.use(documentCache(this.deps.config.issuer));
     provider.use(async (ctx, next) => {
       await next();
@@ -115,7 +131,11 @@ export class LiveProvider {
         metrics.tokensIssued.inc({ grant_type: String(ctx.oidc.params?.['grant_type'] ?? 'unknown').slice(0, 60) });
       });
     }
-    provider.on('server_error', (_ctx, error: Error) => logger.error({ err: error }, 'provider server error'));
+    provider.on('server_error', (ctx, error: Error) => {
+      // Answered 503 by the outermost middleware above, and logged there.
+      if (isDatabaseUnavailable(error)) ctx.state['databaseUnavailable'] = error;
+      else logger.error({ err: error }, 'provider server error');
+    });
     return provider;
   }
 
