@@ -18,6 +18,7 @@ import type { Config } from './config/index.js';
 import { keyRetention, type LiveProvider } from './provider/live.js';
 import { buildLiveProvider, openServices, type Services } from './services.js';
 import { prepareDecoyHash } from './accounts/passwords.js';
+import { OverloadGuard } from './http/overload.js';
 
 export interface RunningGatehouse {
   readonly url: string;
@@ -64,7 +65,11 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
       metrics,
     });
     await decoyHash;
-    const server = http.createServer(app.callback());
+    // API-5: a flood meets a connection cap and event-loop-lag shedding before the app.
+    const overload = new OverloadGuard(config.overload, logger);
+    const server = http.createServer(overload.guard(app.callback()));
+    overload.watch(server);
+    stops.push(() => overload.stop());
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     server.requestTimeout = 30_000;
@@ -91,6 +96,7 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
       server,
       close() {
         closing ??= (async () => {
+          overload.stop();
           live.stop();
           stopSweeper();
           await metricsListener?.close();

@@ -54,6 +54,11 @@ export interface Config {
       readonly maxDelaySeconds: number;
     };
   };
+  /** Load shedding (API-5): connection cap per process; p99 event-loop delay that sheds (0: off). */
+  readonly overload: {
+    readonly maxConnections: number;
+    readonly maxEventLoopDelayMs: number;
+  };
   readonly storage: {
     readonly expiredRecordGrace: number;
     readonly sweepInterval: number;
@@ -131,6 +136,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         freeFailuresPerIp: e.LOGIN_FREE_FAILURES_PER_IP,
         maxDelaySeconds: e.LOGIN_MAX_DELAY,
       },
+    },
+    overload: {
+      maxConnections: e.MAX_CONNECTIONS,
+      maxEventLoopDelayMs: e.OVERLOAD_EVENT_LOOP_DELAY_MS,
     },
     storage: {
       expiredRecordGrace: e.EXPIRED_RECORD_GRACE,
