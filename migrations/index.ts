@@ -7,6 +7,7 @@ import * as initialSchema from './20261122000100_initial_schema.js';
 import * as sessionActivity from './20261122000200_session_activity.js';
 import * as rateLimits from './20261122000300_rate_limits.js';
 import * as recordFunctions from './20261122000400_record_functions.js';
+import * as introspectAnyToken from './20261129000400_introspect_any_token.js';
 
 export interface Migration {
   readonly name: string;
@@ -19,4 +20,5 @@ export const migrations: readonly Migration[] = [
   { name: '20261122000200_session_activity', ...sessionActivity },
   { name: '20261122000300_rate_limits', ...rateLimits },
   { name: '20261122000400_record_functions', ...recordFunctions },
+  { name: '20261129000400_introspect_any_token', ...introspectAnyToken },
 ];

@@ -57,6 +57,9 @@ const clientMetadataFields = z.strictObject({
     .optional(),
   require_auth_time: z.boolean().optional(),
   require_pkce: z.boolean().optional(),
+  // Gatehouse metadata: a resource server that may introspect any token; without it a client
+  // introspects only tokens issued to itself.
+  introspect_any_token: z.boolean().optional(),
 });
 
 function clientMetadataRules(allowReservedIds: boolean) {
@@ -80,6 +83,9 @@ function clientMetadataRules(allowReservedIds: boolean) {
           path: ['client_secret'],
           message: 'a public client (token_endpoint_auth_method "none") has no client_secret',
         });
+      }
+      if (client.introspect_any_token && (client.token_endpoint_auth_method ?? 'client_secret_basic') === 'none') {
+        ctx.addIssue({ code: 'custom', path: ['introspect_any_token'], message: 'introspect_any_token is only for confidential clients (resource servers)' });
       }
       if (client.jwks && client.jwks_uri) {
         ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'use either jwks or jwks_uri, not both' });
