@@ -54,7 +54,7 @@ export interface Config {
       readonly maxDelaySeconds: number;
     };
   };
-  /** Load shedding (API-5): connection cap per process; p99 event-loop delay that sheds (0: off). */
+  /** Load shedding (API-5): connection cap per process; median event-loop delay that sheds (0: off). */
   readonly overload: {
     readonly maxConnections: number;
     readonly maxEventLoopDelayMs: number;

@@ -4,8 +4,10 @@
  * - a cap on concurrent connections per process (MAX_CONNECTIONS): a connection beyond it gets
  *   `503` + `Retry-After` on its first request and is closed (or dropped after a second idle);
  * - early `503` while the event loop lags: `perf_hooks.monitorEventLoopDelay` is sampled every
- *   SAMPLE_MS; while the last sample's p99 delay is over OVERLOAD_EVENT_LOOP_DELAY_MS every
- *   request but `/healthz` is refused before any work is done.
+ *   SAMPLE_MS; while the median delay in each of the last two samples is over
+ *   OVERLOAD_EVENT_LOOP_DELAY_MS, every request but `/healthz` is refused before any work is
+ *   done. The median of two windows, not a high percentile of one: a single long pause (a GC, a
+ *   PGlite query) is not overload; every turn being slow is.
  * The per-request cost is reading one boolean and one counter (the bench must not move).
  */
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
@@ -21,13 +23,14 @@ const overCap = new WeakSet<Socket>();
 
 export interface OverloadSettings {
   readonly maxConnections: number;
-  /** p99 event-loop delay (ms) above which requests are shed; 0 turns shedding off. */
+  /** Median event-loop delay (ms) above which requests are shed; 0 turns shedding off. */
   readonly maxEventLoopDelayMs: number;
 }
 
 export class OverloadGuard {
   #open = 0;
   #lagging = false;
+  #previousSlow = false;
   #shed = 0;
   #histogram: ELDHistogram | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -80,9 +83,12 @@ export class OverloadGuard {
   }
 
   #sample(histogram: ELDHistogram): void {
-    const delayMs = histogram.percentile(99) / 1e6;
+    const delayMs = histogram.percentile(50) / 1e6;
     histogram.reset();
-    const lagging = delayMs > this.settings.maxEventLoopDelayMs;
+    // Two slow windows in a row: a single pause lands in one window, a flood fills them all.
+    const slow = delayMs > this.settings.maxEventLoopDelayMs;
+    const lagging = slow && this.#previousSlow;
+    this.#previousSlow = slow;
     if (lagging !== this.#lagging) {
       this.logger.warn({ event: lagging ? 'load_shedding_started' : 'load_shedding_ended', eventLoopDelayMs: Math.round(delayMs), shed: this.#shed, connections: this.#open }, lagging ? 'event loop lagging: shedding requests' : 'event loop recovered: serving again');
     } else if (this.#shed > 0) {
