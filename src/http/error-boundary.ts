@@ -11,6 +11,7 @@ import { errorPage } from '../interactions/views/pages.js';
 import { sendPage } from '../interactions/respond.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { answerUnavailable } from './unavailable.js';
+import { BodyTooLarge } from '../security/request-body.js';
 
 interface HttpLikeError {
   status?: number;
@@ -42,9 +43,11 @@ export function errorBoundary(logger: Logger): Middleware {
       if (caught instanceof ValidationError) status = 400;
       if (status < 400 || status > 599) status = 500;
       const clientError = status < 500;
-      const message = caught instanceof ValidationError || (clientError && error.expose !== false && error.message)
-        ? String(error.message)
-        : 'Something went wrong on our side. Please try again in a moment.';
+      const message = status === 413
+        ? new BodyTooLarge().message // one wording for every body parser's refusal
+        : caught instanceof ValidationError || (clientError && error.expose !== false && error.message)
+          ? String(error.message)
+          : 'Something went wrong on our side. Please try again in a moment.';
       if (clientError) logger.info({ status, path: loggablePath(ctx.path), reason: error.message }, 'request rejected');
       else logger.error({ err: caught, path: loggablePath(ctx.path), requestId: ctx.state['requestId'] }, 'request failed');
 
