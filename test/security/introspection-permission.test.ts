@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations } from '../../migrations/index.js';
 import { ADMIN_API } from '../../src/admin/admin-api.js';
-import { openDatabase } from '../../src/db/index.js';
+import { openDatabase, openEmbedded } from '../../src/db/index.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { createTestDatabase } from '../support/databases.js';
 import { registerClient } from '../support/fixtures.js';
@@ -87,9 +87,9 @@ describe('item 9: introspection permission', () => {
     await expect.poll(async () => (await introspect('web-app', await tokenOf('issuer-app'))).active, { timeout: 2000 }).toBe(true);
   });
 
-  it('migration 20261129000400 keeps the permission for existing service clients only', async () => {
-    const database = await createTestDatabase();
-    const db = await openDatabase({ kind: 'postgres', url: database.url, poolMax: 2 });
+  it.each(['postgres', 'embedded'] as const)('migration 20261129000400 keeps the permission for existing service clients only (%s)', async (kind) => {
+    const database = kind === 'postgres' ? await createTestDatabase() : undefined;
+    const db = database ? await openDatabase({ kind: 'postgres', url: database.url, poolMax: 2 }) : await openEmbedded(undefined);
     try {
       const index = migrations.findIndex((migration) => migration.name === '20261129000400_introspect_any_token');
       const before = migrations.slice(0, index);
@@ -121,7 +121,7 @@ describe('item 9: introspection permission', () => {
       expect(flags).toEqual({ service: true, 'service-post': true, web: false, 'web-default': false, spa: false, 'gatehouse-admin-cli': false });
     } finally {
       await db.close();
-      await database.drop();
+      await database?.drop();
     }
-  });
+  }, 60_000);
 });
