@@ -23,9 +23,12 @@ export interface Limiter {
   consume(key: string): Promise<RateLimiterRes>;
 }
 
-/** A refusal to answer with, or undefined while `key` has points left; consumes nothing. */
+/**
+ * A refusal to answer with, or undefined while `key` has points left; consumes nothing.
+ * Synchronous in batched mode (the hot path pays no promise), a promise in exact mode.
+ */
 export interface Peekable {
-  exhausted(key: string): Promise<RateLimiterRes | undefined>;
+  exhausted(key: string): RateLimiterRes | undefined | Promise<RateLimiterRes | undefined>;
 }
 
 export class BatchedLimiter implements Limiter, Peekable {
@@ -56,11 +59,12 @@ export class BatchedLimiter implements Limiter, Peekable {
     return new RateLimiterRes(this.points - used, Math.max(1, window.endsAt - now), used, false);
   }
 
-  async exhausted(key: string): Promise<RateLimiterRes | undefined> {
+  exhausted(key: string): RateLimiterRes | undefined | Promise<RateLimiterRes | undefined> {
     const now = Date.now();
     if (this.syncMs === 0) {
-      const res = await this.store.get(key);
-      return res && res.consumedPoints >= this.points ? new RateLimiterRes(0, Math.max(1, res.msBeforeNext), res.consumedPoints, false) : undefined;
+      return this.store.get(key).then((res) =>
+        res && res.consumedPoints >= this.points ? new RateLimiterRes(0, Math.max(1, res.msBeforeNext), res.consumedPoints, false) : undefined,
+      );
     }
     const window = this.#windows.get(key);
     if (!window || window.endsAt <= now) return undefined;

@@ -166,14 +166,15 @@ export function edgeRateLimits(options: EdgeLimitOptions): EdgeLimits {
     const clientId = ctx.state['clientId'] as string | undefined;
     if (!clientId) return next();
     const failureKey = `${clientId}|${ctx.ip}`;
-    const [spent, failing] = await Promise.all([byClient.exhausted(clientId), failures.exhausted(failureKey)]);
+    let spent = byClient.exhausted(clientId);
+    let failing = failures.exhausted(failureKey);
+    if (spent instanceof Promise || failing instanceof Promise) [spent, failing] = await Promise.all([spent, failing]);
     if (failing) return refuse(ctx, failurePolicy, failing, { clientId, ip: ctx.ip });
     if (spent) return refuse(ctx, clientPolicy, spent, { clientId });
     await next();
     const status = ctx.respond === false ? ctx.res.statusCode : ctx.status;
-    // Charged after the answer; a limit reached meanwhile shows on the next request.
-    if (status === 401) await failures.consume(failureKey).catch(() => undefined);
-    else await byClient.consume(clientId).catch(() => undefined);
+    // Charged after the answer (nobody waits for it); a limit reached meanwhile shows on the next request.
+    void (status === 401 ? failures.consume(failureKey) : byClient.consume(clientId)).catch(() => undefined);
   };
 
   return { byAddress, byClient: byClientMiddleware };
