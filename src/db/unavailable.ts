@@ -4,6 +4,8 @@
  * a closed embedded database. Such a request is answered 503 with Retry-After (not 500), and
  * the pool reconnects by itself once the database is back.
  */
+import type { Logger } from 'pino';
+
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN']);
 // SQLSTATE: class 08 connection exceptions; admin/crash shutdown; "the database system is
 // starting up / shutting down"; too many connections.
@@ -21,4 +23,23 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message)) return true;
   if (Array.isArray(errors) && errors.some((inner) => isDatabaseUnavailable(inner, depth + 1))) return true;
   return isDatabaseUnavailable(cause, depth + 1);
+}
+
+/**
+ * Logs the outage as `database_unavailable`, at most once a second with the number of refusals
+ * in between: every refused request already has its request line.
+ */
+export function outageReporter(logger: Logger): (detail: Record<string, unknown>) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (detail) => {
+    const now = Date.now();
+    if (now - last < 1000) {
+      suppressed += 1;
+      return;
+    }
+    logger.warn({ event: 'database_unavailable', ...detail, refusedSinceLastLine: suppressed }, 'database unavailable; answering 503');
+    last = now;
+    suppressed = 0;
+  };
 }

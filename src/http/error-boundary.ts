@@ -9,7 +9,7 @@ import { ValidationError } from '../validation.js';
 import { loggablePath } from '../observability/logger.js';
 import { errorPage } from '../interactions/views/pages.js';
 import { sendPage } from '../interactions/respond.js';
-import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { isDatabaseUnavailable, outageReporter } from '../db/unavailable.js';
 import { answerUnavailable } from './unavailable.js';
 import { BodyTooLarge } from '../security/request-body.js';
 
@@ -29,12 +29,13 @@ function wantsJson(accept: string, path: string): boolean {
 }
 
 export function errorBoundary(logger: Logger): Middleware {
+  const reportOutage = outageReporter(logger);
   return async (ctx, next) => {
     try {
       await next();
     } catch (caught) {
       if (isDatabaseUnavailable(caught)) {
-        logger.warn({ event: 'database_unavailable', path: loggablePath(ctx.path), reason: (caught as Error).message }, 'database unavailable; answered 503');
+        reportOutage({ path: loggablePath(ctx.path), reason: (caught as Error).message });
         answerUnavailable(ctx, !wantsJson(ctx.get('accept'), ctx.path));
         return;
       }

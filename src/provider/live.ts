@@ -17,7 +17,7 @@ import type { ClientStore } from '../clients/store.js';
 import { providerConfiguration, type ProviderDependencies, type ProviderState } from './configuration.js';
 import { widenFormAction } from '../security/headers.js';
 import { documentCache } from './document-cache.js';
-import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { isDatabaseUnavailable, outageReporter } from '../db/unavailable.js';
 import { answerUnavailable } from '../http/unavailable.js';
 
 export interface LiveProviderDependencies extends ProviderDependencies {
@@ -102,6 +102,7 @@ export class LiveProvider {
     const jwksCacheControl = `public, max-age=${this.deps.config.keys.jwksCacheMaxAge}`;
     // Outermost: while the database is unreachable the engine's answer (500 server_error) becomes
     // 503 + Retry-After, `temporarily_unavailable` or a friendly page (API-5, issue 13 item 2).
+    const reportOutage = outageReporter(logger);
     provider.use(async (ctx, next) => {
       try {
         await next();
@@ -111,7 +112,7 @@ export class LiveProvider {
       }
       const unavailable = ctx.state['databaseUnavailable'] as Error | undefined;
       if (!unavailable) return;
-      logger.warn({ event: 'database_unavailable', route: ctx.oidc?.route, reason: unavailable.message }, 'database unavailable; answered 503');
+      reportOutage({ route: ctx.oidc?.route, reason: unavailable.message });
       answerUnavailable(ctx, ctx.accepts('json', 'html') === 'html');
     });
     provider.use(documentCache(this.deps.config.issuer));
