@@ -1,6 +1,6 @@
 /**
  * The HTTP application, in the order a request meets it: logging → errors → security headers
- * → CORS → token-request body → rate limits
+ * → CORS → per-address limit → token-request body → body limit → per-client limits
  * → Gatehouse's own routes → the OpenID provider. The provider runs as its own Koa application
  * on the raw request (not mounted into this one), so its cookies are signed with its own keys
  * and it can be swapped for a rebuilt instance between requests.
@@ -32,6 +32,7 @@ import { LoginThrottle } from './security/login-throttle.js';
 import { edgeRateLimits, registrationRateLimit, type RateLimits } from './security/rate-limits.js';
 import { tokenRequests } from './security/token-requests.js';
 import { frontChannelPostAsGet } from './security/front-channel-posts.js';
+import { bodyLimit } from './security/body-limit.js';
 import type { ClientStore } from './clients/store.js';
 import { dropUntrustedCertificateHeaders } from './tls/forwarded-certificate.js';
 import { registrationUpdates } from './registration/edge.js';
@@ -57,6 +58,7 @@ export const HOST_PATHS = /^\/(healthz|readyz|assets\/|interaction|admin\/|accou
 export function createApp(deps: AppDependencies): Koa {
   const app = new Koa({ proxy: deps.config.trustProxy });
   const provider = () => deps.live.current;
+  const loginThrottle = new LoginThrottle(deps.rateLimits, deps.config.rateLimits.login);
   const routes = [
     healthRoutes(deps.db, () => deps.live.publicJwks.length > 0),
     assetRoutes(),
@@ -66,7 +68,7 @@ export function createApp(deps: AppDependencies): Koa {
       resourceServers: deps.resourceServers,
       logger: deps.logger,
       metrics: deps.metrics,
-      throttle: new LoginThrottle(deps.rateLimits, deps.config.rateLimits.login),
+      throttle: loginThrottle,
     }),
     deps.admin,
     accountRoutes({
@@ -77,6 +79,7 @@ export function createApp(deps: AppDependencies): Koa {
       secret: deps.secret,
       sessionTtl: sessionTtl(deps.config),
       logger: deps.logger,
+      throttle: loginThrottle,
     }),
   ];
 
@@ -88,17 +91,20 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(securityHeaders());
   app.use(corsPolicy(() => deps.clients.webOrigins()));
   app.use(dropUntrustedCertificateHeaders(deps.config.mtls?.forwarded, deps.logger));
+  const edgeLimits = edgeRateLimits({
+    limits: deps.rateLimits,
+    ipPerMinute: deps.config.rateLimits.ipPerMinute,
+    clientPerMinute: deps.config.rateLimits.clientPerMinute,
+    clientAuthFailuresPerMinute: deps.config.rateLimits.clientAuthFailuresPerMinute,
+    syncMs: deps.config.rateLimits.syncMs,
+    logger: deps.logger,
+    onReject: (policy) => deps.metrics.rateLimited.inc({ policy }),
+  });
+  // The per-address limit comes before any body is read or parsed (issue 13 item 4).
+  app.use(edgeLimits.byAddress);
   app.use(tokenRequests());
-  app.use(
-    edgeRateLimits({
-      limits: deps.rateLimits,
-      ipPerMinute: deps.config.rateLimits.ipPerMinute,
-      clientPerMinute: deps.config.rateLimits.clientPerMinute,
-      syncMs: deps.config.rateLimits.syncMs,
-      logger: deps.logger,
-      onReject: (policy) => deps.metrics.rateLimited.inc({ policy }),
-    }),
-  );
+  app.use(bodyLimit((path) => HOST_PATHS.test(path)));
+  app.use(edgeLimits.byClient);
   // FLOW-10: a form POST to /auth or /session/end comes back as a top-level GET (SameSite=Lax).
   app.use(frontChannelPostAsGet());
   if (deps.config.registration.mode !== 'off') {
@@ -132,5 +138,7 @@ export function createApp(deps: AppDependencies): Koa {
   });
   // Errors are answered by the boundary above; this only keeps Koa from printing them twice.
   app.silent = true;
+  // Anything that escapes the boundary (e.g. the logging around it) is still one JSON line.
+  app.on('error', (error: unknown) => deps.logger.error({ err: error }, 'request failed outside the error boundary'));
   return app;
 }

@@ -18,6 +18,8 @@ import type { Config } from './config/index.js';
 import { keyRetention, type LiveProvider } from './provider/live.js';
 import { buildLiveProvider, openServices, type Services } from './services.js';
 import { createListeners } from './tls/listeners.js';
+import { prepareDecoyHash } from './accounts/passwords.js';
+import { OverloadGuard } from './http/overload.js';
 
 export interface RunningGatehouse {
   readonly url: string;
@@ -32,6 +34,8 @@ export interface RunningGatehouse {
 
 export async function startGatehouse(config: Config, logger: Logger): Promise<RunningGatehouse> {
   const services = await openServices(config, { logger, listen: true, migrate: true });
+  // Built before the first request, so an unknown user's first sign-in costs what later ones do.
+  const decoyHash = prepareDecoyHash();
   const stops: (() => void)[] = [];
   try {
     const metrics = new Metrics(services.db.knex);
@@ -64,12 +68,17 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
       admin: adminRoutes({ services, live, structuredTokens, logger }),
       metrics,
     });
+    await decoyHash;
+    // API-5: a flood meets a connection cap and event-loop-lag shedding before the app.
+    const overload = new OverloadGuard(config.overload, logger);
+    stops.push(() => overload.stop());
     // NET-1 / FLOW-8: plain HTTP, or TLS with the certificate reloaded on renewal, plus the mTLS port.
-    const listeners = createListeners(config, app.callback(), logger);
+    const listeners = createListeners(config, overload.guard(app.callback()), logger);
     stops.push(listeners.stop);
     const server = listeners.main;
     for (const listener of [server, listeners.mtls]) {
       if (!listener) continue;
+      overload.watch(listener);
       listener.keepAliveTimeout = 65_000;
       listener.headersTimeout = 66_000;
       listener.requestTimeout = 30_000;
@@ -112,6 +121,7 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
       mtls,
       close() {
         closing ??= (async () => {
+          overload.stop();
           live.stop();
           stopSweeper();
           listeners.stop();

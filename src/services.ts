@@ -57,7 +57,7 @@ export async function openServices(config: Config, options: OpenOptions): Promis
       'GATEHOUSE_SECRET is not set: generated one for the embedded database. Back it up; set GATEHOUSE_SECRET in production.',
     );
   }
-  const db = await openDatabase(config.database);
+  const db = await openDatabase(config.database, options.logger);
   try {
     if (options.migrate) {
       const { applied } = await migrateToLatest(db);

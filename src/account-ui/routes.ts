@@ -6,15 +6,17 @@
  * session takes effect on that browser's next request and revokes its grants.
  */
 import { bodyParser } from '@koa/bodyparser';
+import { BODY_LIMIT } from '../security/request-body.js';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
-import type { AccountStore } from '../accounts/store.js';
+import { WrongPasswordError, type AccountStore } from '../accounts/store.js';
 import type { Config } from '../config/index.js';
 import { sendPage } from '../interactions/respond.js';
 import { errorPage } from '../interactions/views/pages.js';
 import type { MasterSecret } from '../security/master-secret.js';
+import type { LoginThrottle } from '../security/login-throttle.js';
 import type { SessionStore } from '../sessions/store.js';
 import { z } from 'zod';
 import { ValidationError, parseOrThrow } from '../validation.js';
@@ -30,6 +32,8 @@ export interface AccountAreaDependencies {
   readonly secret: MasterSecret;
   readonly sessionTtl: (session: { loginTs?: number | undefined }) => number;
   readonly logger: Logger;
+  /** The sign-in throttle: a stolen session cookie must not make password guessing cheaper. */
+  readonly throttle: LoginThrottle;
 }
 
 interface SignedIn {
@@ -38,7 +42,7 @@ interface SignedIn {
   readonly csrf: string;
 }
 
-const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
+const form = bodyParser({ enableTypes: ['form'], formLimit: BODY_LIMIT, encoding: 'utf-8' });
 const field = (ctx: Context, name: string): string => {
   const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
   return typeof value === 'string' ? value : '';
@@ -171,14 +175,29 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
   router.post('/password', async (ctx) => {
     const user = userOf(ctx);
     const next = field(ctx, 'new_password');
+    const refuse = (status: number, errors: readonly string[]) => sendPage(ctx, passwordPage({ csrf: user.csrf, errors }), { status });
+    if (next !== field(ctx, 'confirm_password')) return refuse(400, ['The new passwords do not match.']);
+    // API-2: checking the current password is a sign-in attempt: counted and throttled exactly
+    // like one, under the account's name, so a stolen session cookie gains no guessing speed.
+    const username = (await deps.accounts.findById(user.accountId))?.username ?? user.accountId;
+    const wait = await deps.throttle.begin(username, ctx.ip);
+    if (wait > 0) {
+      deps.logger.warn({ event: 'password_change_throttled', accountId: user.accountId, ip: ctx.ip, wait }, 'password change throttled');
+      ctx.set('Retry-After', String(wait));
+      return refuse(429, [`Too many wrong passwords. Try again in ${wait} seconds.`]);
+    }
     try {
-      if (next !== field(ctx, 'confirm_password')) throw new ValidationError(['The new passwords do not match.']);
       await deps.accounts.changePassword(user.accountId, field(ctx, 'current_password'), next);
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
-      sendPage(ctx, passwordPage({ csrf: user.csrf, errors: error.problems }), { status: 400 });
-      return;
+      if (error instanceof WrongPasswordError) {
+        deps.logger.warn({ event: 'password_change_failed', accountId: user.accountId, ip: ctx.ip }, 'wrong current password');
+      } else {
+        await deps.throttle.succeeded(username, ctx.ip);
+      }
+      return refuse(400, error.problems);
     }
+    await deps.throttle.succeeded(username, ctx.ip);
     deps.logger.info({ event: 'password_changed', accountId: user.accountId }, 'password changed by the user');
     const others = (await deps.sessions.listForAccount(user.accountId)).filter((session) => session.uid !== user.uid).length;
     sendPage(ctx, passwordChangedPage({ csrf: user.csrf, otherSessions: others }));

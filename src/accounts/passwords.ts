@@ -14,12 +14,29 @@ export function hashPassword(password: string): Promise<string> {
 }
 
 let decoy: Promise<string> | undefined;
+let decoyBuilt = false;
+
+/**
+ * Builds the hash an unknown user's password is checked against. Called at server start: built
+ * lazily, the first unknown-user sign-in of a process would take twice as long (a timing signal).
+ */
+export function prepareDecoyHash(): Promise<string> {
+  decoy ??= hashPassword('gatehouse-decoy-password-for-timing').then((built) => {
+    decoyBuilt = true;
+    return built;
+  });
+  return decoy;
+}
+
+/** Whether the decoy hash is ready (so no sign-in pays for building it). */
+export function decoyHashReady(): boolean {
+  return decoyBuilt;
+}
 
 /** Verifies `password` against `stored`; with no stored hash it burns the same time and fails. */
 export async function verifyPassword(stored: string | null | undefined, password: string): Promise<boolean> {
   if (!stored) {
-    decoy ??= hashPassword('gatehouse-decoy-password-for-timing');
-    await verify(await decoy, password).catch(() => false);
+    await verify(await prepareDecoyHash(), password).catch(() => false);
     return false;
   }
   try {

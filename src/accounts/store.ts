@@ -35,6 +35,14 @@ interface AccountRow {
   claims: StoredClaims | string | null;
 }
 
+/** The current password given for a change was wrong (counted by the login throttle, API-2). */
+export class WrongPasswordError extends ValidationError {
+  constructor() {
+    super(['The current password is not right.']);
+    this.name = 'WrongPasswordError';
+  }
+}
+
 const normalize = (username: string) => username.trim().toLowerCase();
 // PostgreSQL text cannot hold U+0000: such a name matches no account (and must not reach SQL).
 const searchable = (username: string) => !username.includes('\u0000');
@@ -178,7 +186,7 @@ export class AccountStore {
   /** The user's own change: the current password must be right, the new one must pass the rules. */
   async changePassword(accountId: string, currentPassword: string, newPassword: string): Promise<void> {
     const row = (await this.knex<AccountRow>('accounts').where('id', accountId).first()) as AccountRow | undefined;
-    if (!row || !(await verifyPassword(row.password_hash, currentPassword))) throw new ValidationError(['The current password is not right.']);
+    if (!row || !(await verifyPassword(row.password_hash, currentPassword))) throw new WrongPasswordError();
     const problems = passwordProblems(newPassword, row.username);
     if (newPassword === currentPassword) problems.push('The new password must differ from the current one.');
     if (problems.length) throw new ValidationError(problems);

@@ -66,7 +66,7 @@ export function buildOpenApiDocument(issuer: string) {
         parameters: [pathParam('username')],
         patch: op('Change standard claims (a value sets one, null removes it)', 'admin:write', { requestBody: jsonBody('UserClaims') }),
       },
-      '/users/{username}/password': { parameters: [pathParam('username')], put: op('Set a password', 'admin:write', { requestBody: jsonBody('Password') }) },
+      '/users/{username}/password': { parameters: [pathParam('username')], put: op('Set a password (ends the user\'s sessions and refresh tokens unless keep_sessions is true)', 'admin:write', { requestBody: jsonBody('Password') }) },
       '/users/{username}/disabled': {
         parameters: [pathParam('username')],
         put: op('Disable or enable a user (disabling ends their sessions)', 'admin:write', { requestBody: jsonBody('Disabled') }),

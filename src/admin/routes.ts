@@ -3,12 +3,14 @@
  * Thin: every operation is the same domain function the CLI calls, with the same schemas.
  */
 import { bodyParser } from '@koa/bodyparser';
+import { BODY_LIMIT } from '../security/request-body.js';
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { payloadHasUnstorableText } from '../adapter/records.js';
 import type { Logger } from 'pino';
 import { registerResourceServers } from '../apis/register.js';
 import { registerClients } from '../clients/register.js';
+import { describeReset, resetPassword } from '../accounts/password-reset.js';
 import type { LiveProvider } from '../provider/live.js';
 import { keyRetention } from '../provider/live.js';
 import type { StructuredTokens } from '../provider/structured-tokens.js';
@@ -26,7 +28,7 @@ export interface AdminDependencies {
   readonly logger: Logger;
 }
 
-const parseJson = bodyParser({ enableTypes: ['json'], jsonLimit: '256kb', encoding: 'utf-8' });
+const parseJson = bodyParser({ enableTypes: ['json'], jsonLimit: BODY_LIMIT, encoding: 'utf-8' });
 // API-3: PostgreSQL cannot store U+0000; refuse it with the other bad input rather than fail later.
 const json: Middleware = async (ctx, next) =>
   parseJson(ctx, async () => {
@@ -128,11 +130,17 @@ export function adminRoutes(deps: AdminDependencies): Router {
     ctx.body = account;
   });
   router.put('/users/:username/password', write, json, async (ctx) => {
-    const { password } = parseOrThrow(passwordBody, ctx.request.body);
+    const { password, keep_sessions: keepSessions } = parseOrThrow(passwordBody, ctx.request.body);
     await accountOf(ctx.params['username'] ?? '');
-    const account = await services.accounts.setPassword(ctx.params['username'] ?? '', password);
-    audit(ctx, 'user.password', account.username);
-    ctx.status = 204;
+    const reset = await resetPassword(services, ctx.params['username'] ?? '', password, { keepSessions: keepSessions ?? false });
+    audit(ctx, 'user.password', reset.account.username);
+    ctx.body = {
+      username: reset.account.username,
+      sessions_ended: reset.sessionsEnded,
+      ended_sessions: reset.endedSessions,
+      revoked_grants: reset.revokedGrants,
+      message: describeReset(reset),
+    };
   });
   router.put('/users/:username/disabled', write, json, async (ctx) => {
     const { disabled } = parseOrThrow(disabledBody, ctx.request.body);

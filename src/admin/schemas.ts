@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { newAccountSchema } from '../accounts/schema.js';
 
 export const newUserBody = newAccountSchema.extend({ password: z.string().min(1).max(1024) }).strict();
-export const passwordBody = z.strictObject({ password: z.string().min(1).max(1024) });
+// keep_sessions: true keeps the user's sessions and refresh tokens (by default a reset ends them).
+export const passwordBody = z.strictObject({ password: z.string().min(1).max(1024), keep_sessions: z.boolean().optional() });
 export const disabledBody = z.strictObject({ disabled: z.boolean() });
 export { claimChangesSchema as userClaimsBody } from '../accounts/claims.js';

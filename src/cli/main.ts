@@ -18,6 +18,7 @@ import { buildLiveProvider, openServices, type Services } from '../services.js';
 import { ValidationError, parseOrThrow } from '../validation.js';
 import { newAccountSchema } from '../accounts/schema.js';
 import { claimChangesSchema, claimsFromSources } from '../accounts/claims.js';
+import { describeReset, resetPassword } from '../accounts/password-reset.js';
 import { createOutput, UsageError, type Output } from './output.js';
 import { quickstart } from './quickstart.js';
 import { ADMIN_API, ADMIN_SCOPES } from '../admin/admin-api.js';
@@ -35,7 +36,8 @@ Commands:
   users create USERNAME --password-stdin [--email E] [--name N] [--claims FILE]
   users update USERNAME [--email E] [--name N] [--claims FILE]
                                        set OpenID Connect standard claims (FILE: a JSON object; null removes one)
-  users set-password USERNAME --password-stdin
+  users set-password USERNAME --password-stdin [--keep-sessions]
+                                       (ends the user's sessions and refresh tokens unless --keep-sessions)
   users list                           list accounts
   keys list                            list signing and cookie keys with their state
   keys rotate                          publish new keys; they sign after KEY_PUBLISH_DELAY
@@ -73,7 +75,7 @@ async function readPassword(flags: { 'password-stdin'?: boolean }): Promise<stri
   return (await readStdin()).replace(/\r?\n$/, '');
 }
 
-type Flags = { json?: boolean; 'password-stdin'?: boolean; email?: string; name?: string; claims?: string; 'i-know-this-is-a-real-database'?: boolean } & InitialAccessTokenFlags;
+type Flags = { json?: boolean; 'password-stdin'?: boolean; 'keep-sessions'?: boolean; email?: string; name?: string; claims?: string; 'i-know-this-is-a-real-database'?: boolean } & InitialAccessTokenFlags;
 
 async function run(services: Services, args: string[], flags: Flags, out: Output): Promise<void> {
   const [noun, verb, target] = args;
@@ -138,8 +140,14 @@ async function run(services: Services, args: string[], flags: Flags, out: Output
     }
     case 'users set-password': {
       if (!target) throw new UsageError('users set-password needs a USERNAME');
-      const account = await services.accounts.setPassword(target, await readPassword(flags));
-      out.result(`password changed for ${account.username}`, { username: account.username, id: account.id });
+      const reset = await resetPassword(services, target, await readPassword(flags), { keepSessions: Boolean(flags['keep-sessions']) });
+      out.result(describeReset(reset), {
+        username: reset.account.username,
+        id: reset.account.id,
+        sessions_ended: reset.sessionsEnded,
+        ended_sessions: reset.endedSessions,
+        revoked_grants: reset.revokedGrants,
+      });
       return;
     }
     case 'users list': {
@@ -210,6 +218,7 @@ export async function cli(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         'password-stdin': { type: 'boolean' },
+        'keep-sessions': { type: 'boolean' },
         email: { type: 'string' },
         name: { type: 'string' },
         claims: { type: 'string' },

@@ -107,6 +107,9 @@ const clientMetadataFields = z.strictObject({
   // RFC 7591 §2: identify the software (e.g. an MCP client) behind a registration.
   software_id: z.string().min(1).max(200).optional(),
   software_version: z.string().min(1).max(100).optional(),
+  // Gatehouse metadata: a resource server that may introspect any token; without it a client
+  // introspects only tokens issued to itself.
+  introspect_any_token: z.boolean().optional(),
 });
 
 /** The metadata fields the schema knows (anything else is rejected by name). */
@@ -162,6 +165,9 @@ function clientMetadataRules(allowReservedIds: boolean) {
       }
       if (method === 'self_signed_tls_client_auth' && !client.jwks && !client.jwks_uri) {
         ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'self_signed_tls_client_auth needs jwks (or jwks_uri) holding the certificate (x5c)' });
+      }
+      if (client.introspect_any_token && (client.token_endpoint_auth_method ?? 'client_secret_basic') === 'none') {
+        ctx.addIssue({ code: 'custom', path: ['introspect_any_token'], message: 'introspect_any_token is only for confidential clients (resource servers)' });
       }
       if (client.jwks && client.jwks_uri) {
         ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'use either jwks or jwks_uri, not both' });

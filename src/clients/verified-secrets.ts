@@ -2,11 +2,14 @@
  * Client secrets that have matched their stored hash, remembered per hash, so that a client's
  * every token request does not pay the keyed hash again: on a busy server the HMAC measured
  * ~10 µs of a ~330 µs request (cold OpenSSL state between requests; 2 µs in isolation).
- * Only a secret that matched is kept, and it is what every request of that client brings into
- * memory anyway (next to the master secret, which unlocks far more); failures are never kept,
- * so guessing still pays the hash. Comparison is constant-time.
+ * Only a SHA-256 digest of a secret that matched is kept — never the secret itself, so a heap
+ * snapshot or core dump holds nothing a client could authenticate with (the digest of a
+ * 32+ character random secret cannot be reversed). Failures are never kept, so guessing still
+ * pays the keyed hash. Comparison is constant-time over equal-length digests.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
+
+const digestOf = (secret: string): Buffer => hash('sha256', secret, 'buffer');
 
 export class VerifiedSecrets {
   readonly #known = new Map<string, Buffer>();
@@ -16,17 +19,12 @@ export class VerifiedSecrets {
   /** Whether `presented` is the secret that last matched `storedHash`. */
   matches(storedHash: string, presented: string): boolean {
     const known = this.#known.get(storedHash);
-    if (!known) return false;
-    // Same-length buffers for a constant-time comparison; the length is checked after it.
-    const candidate = Buffer.alloc(known.length);
-    candidate.write(presented, 'utf8');
-    const equal = timingSafeEqual(candidate, known);
-    return equal && Buffer.byteLength(presented, 'utf8') === known.length;
+    return known !== undefined && timingSafeEqual(digestOf(presented), known);
   }
 
   remember(storedHash: string, presented: string): void {
     this.#known.delete(storedHash);
-    this.#known.set(storedHash, Buffer.from(presented, 'utf8'));
+    this.#known.set(storedHash, digestOf(presented));
     // Map iteration is insertion order: the first key is the least recently remembered.
     if (this.#known.size > this.maxEntries) this.#known.delete(this.#known.keys().next().value as string);
   }

@@ -43,6 +43,8 @@ export interface Config {
     readonly redisUrl: string | undefined;
     readonly ipPerMinute: number;
     readonly clientPerMinute: number;
+    /** Failed client authentications per client and address, counted apart from the client's budget. */
+    readonly clientAuthFailuresPerMinute: number;
     /** How often a process adds its request counts to the shared store; 0 = every request. */
     readonly syncMs: number;
     readonly login: {
@@ -51,6 +53,11 @@ export interface Config {
       readonly freeFailuresPerIp: number;
       readonly maxDelaySeconds: number;
     };
+  };
+  /** Load shedding (API-5): connection cap per process; median event-loop delay that sheds (0: off). */
+  readonly overload: {
+    readonly maxConnections: number;
+    readonly maxEventLoopDelayMs: number;
   };
   readonly storage: {
     readonly expiredRecordGrace: number;
@@ -159,6 +166,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       redisUrl: e.REDIS_URL,
       ipPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
       clientPerMinute: e.RATE_LIMIT_CLIENT_PER_MINUTE,
+      clientAuthFailuresPerMinute: e.RATE_LIMIT_CLIENT_AUTH_FAILURES_PER_MINUTE,
       syncMs: e.RATE_LIMIT_SYNC_MS,
       login: {
         freeFailuresPerAccountAndIp: e.LOGIN_FREE_FAILURES_PER_ACCOUNT_IP,
@@ -166,6 +174,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         freeFailuresPerIp: e.LOGIN_FREE_FAILURES_PER_IP,
         maxDelaySeconds: e.LOGIN_MAX_DELAY,
       },
+    },
+    overload: {
+      maxConnections: e.MAX_CONNECTIONS,
+      maxEventLoopDelayMs: e.OVERLOAD_EVENT_LOOP_DELAY_MS,
     },
     storage: {
       expiredRecordGrace: e.EXPIRED_RECORD_GRACE,

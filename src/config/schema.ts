@@ -90,11 +90,14 @@ export const environmentSchema = z
     REDIS_URL: optionalText.pipe(z.string().regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL').optional()),
     RATE_LIMIT_IP_PER_MINUTE: z.coerce.number().int().min(1).max(10_000_000).default(1200),
     RATE_LIMIT_CLIENT_PER_MINUTE: z.coerce.number().int().min(1).max(10_000_000).default(6000),
+    RATE_LIMIT_CLIENT_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(10_000_000).default(20),
     RATE_LIMIT_SYNC_MS: z.coerce.number().int().min(0).max(10_000).default(100),
     LOGIN_FREE_FAILURES_PER_ACCOUNT_IP: z.coerce.number().int().min(1).max(1000).default(5),
     LOGIN_FREE_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(10_000).default(20),
     LOGIN_FREE_FAILURES_PER_IP: z.coerce.number().int().min(1).max(100_000).default(100),
     LOGIN_MAX_DELAY: seconds('LOGIN_MAX_DELAY', 15 * 60, 1, 24 * 3600),
+    MAX_CONNECTIONS: z.coerce.number().int().min(1, 'MAX_CONNECTIONS must be at least 1').max(1_000_000).default(10_000),
+    OVERLOAD_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(200),
     WORKERS: z
       .union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], { error: 'WORKERS must be a number from 1 to 64 or "auto"' })
       .default('auto'),

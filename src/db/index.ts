@@ -9,6 +9,8 @@ import { PGlite } from '@electric-sql/pglite';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
+import type { Logger } from 'pino';
+import { knexLog } from './knex-log.js';
 import type { Config } from '../config/index.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 
@@ -25,9 +27,12 @@ export interface Database {
 // Bigint counts (e.g. count(*)) arrive as strings by default; they are small here.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
 
-export async function openDatabase(database: Config['database']): Promise<Database> {
+/** `logger` receives knex's own warnings and errors as JSON lines (otherwise knex writes to the console). */
+export async function openDatabase(database: Config['database'], logger?: Logger): Promise<Database> {
+  const log = logger ? { log: knexLog(logger) } : {};
   if (database.kind === 'postgres') {
     const knex = knexFactory({
+      ...log,
       client: 'pg',
       connection: database.url,
       pool: { min: 0, max: database.poolMax },
@@ -35,11 +40,11 @@ export async function openDatabase(database: Config['database']): Promise<Databa
     });
     return { knex, kind: 'postgres', connectionString: database.url, close: () => knex.destroy() };
   }
-  return openEmbedded(database.dataDir);
+  return openEmbedded(database.dataDir, logger);
 }
 
 /** An embedded database; `dataDir` undefined means in memory (tests). */
-export async function openEmbedded(dataDir: string | undefined): Promise<Database> {
+export async function openEmbedded(dataDir: string | undefined, logger?: Logger): Promise<Database> {
   let lock: DataDirLock | undefined;
   if (dataDir) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -49,6 +54,7 @@ export async function openEmbedded(dataDir: string | undefined): Promise<Databas
     const pglite = new PGlite(dataDir);
     await pglite.waitReady;
     const knex = knexFactory({
+      ...(logger ? { log: knexLog(logger) } : {}),
       client: ClientPgLite as unknown as typeof Knex.Client,
       dialect: 'postgres',
       // knex-pglite accepts a factory returning an existing instance (see its README).

@@ -6,6 +6,7 @@
  * the engine computes (never one we build from input).
  */
 import { bodyParser } from '@koa/bodyparser';
+import { BODY_LIMIT } from '../security/request-body.js';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -44,7 +45,7 @@ const loginForm = z.strictObject({
 // FLOW-6: what happened and what to do, in plain words (a form sent twice, or from an old tab).
 const STEP_DONE = 'This step of the sign-in is already done (perhaps in another tab or by going back). Go back to the application: if it does not show you as signed in, start again from there.';
 
-const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
+const form = bodyParser({ enableTypes: ['form'], formLimit: BODY_LIMIT, encoding: 'utf-8' });
 
 async function clientOf(provider: Provider, details: Details) {
   const client = await provider.Client.find(String(details.params['client_id']));

@@ -58,6 +58,14 @@ export function loggablePath(path: string): string {
     .replace(/^\/account\/sessions\/[^/]+\/end$/, '/account/sessions/:handle/end');
 }
 
+function addressOf(ctx: { ip: string }): string | undefined {
+  try {
+    return ctx.ip;
+  } catch {
+    return undefined;
+  }
+}
+
 /** One line per request: id, method, path (no query, no handles), status, duration. */
 export function requestLogging(logger: Logger): Middleware {
   // The request line is built below from fields that never hold a secret (the path has no query
@@ -69,6 +77,9 @@ export function requestLogging(logger: Logger): Middleware {
     const requestId = /^[A-Za-z0-9._-]{1,64}$/.test(incoming) ? incoming : randomUUID();
     ctx.state['requestId'] = requestId;
     ctx.set('X-Request-Id', requestId);
+    // Read while the socket is there (Koa keeps it): a request destroyed mid-body has no socket
+    // afterwards, and the log line must never throw outside the error boundary.
+    const ip = addressOf(ctx);
     try {
       await next();
     } finally {
@@ -80,7 +91,7 @@ export function requestLogging(logger: Logger): Middleware {
           path: loggablePath(ctx.path),
           status,
           ms: Math.round((performance.now() - started) * 10) / 10,
-          ip: ctx.ip,
+          ip,
         },
         'request',
       );

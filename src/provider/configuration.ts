@@ -99,10 +99,13 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
       token_endpoint_auth_method: 'client_secret_basic',
     },
     extraClientMetadata: {
-      properties: ['require_pkce'],
+      properties: ['require_pkce', 'introspect_any_token'],
       validator(_ctx, key, value) {
         if (key === 'require_pkce' && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata('require_pkce must be a boolean');
+        }
+        if (key === 'introspect_any_token' && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('introspect_any_token must be a boolean');
         }
       },
     },
@@ -141,8 +144,10 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // Resource servers (confidential) may introspect any token; a public client only its own.
-        allowedPolicy: async (_ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+        // A client registered with introspect_any_token (a resource server) may introspect any
+        // token; every other client only tokens issued to itself (issue 13 item 9).
+        allowedPolicy: async (_ctx, client, token) =>
+          (client as unknown as Record<string, unknown>)['introspect_any_token'] === true || token.clientId === client.clientId,
       },
       revocation: {
         enabled: true,

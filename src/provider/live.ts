@@ -22,6 +22,8 @@ import { mtlsEndpointAliases } from './mtls.js';
 import { relyingPartyScopesOnly } from './discovery.js';
 import { ADMIN_SCOPES } from '../admin/admin-api.js';
 import { prepareRegistration } from '../registration/engine.js';
+import { isDatabaseUnavailable, outageReporter } from '../db/unavailable.js';
+import { answerUnavailable } from '../http/unavailable.js';
 
 export interface LiveProviderDependencies extends ProviderDependencies {
   readonly keys: SigningKeyStore;
@@ -104,6 +106,21 @@ export class LiveProvider {
       return typeof this.clientSecret === 'string' && clients.verifySecret(actual, this.clientSecret);
     };
     const jwksCacheControl = `public, max-age=${this.deps.config.keys.jwksCacheMaxAge}`;
+    // Outermost: while the database is unreachable the engine's answer (500 server_error) becomes
+    // 503 + Retry-After, `temporarily_unavailable` or a friendly page (API-5, issue 13 item 2).
+    const reportOutage = outageReporter(logger);
+    provider.use(async (ctx, next) => {
+      try {
+        await next();
+      } catch (error) {
+        if (!isDatabaseUnavailable(error)) throw error;
+        ctx.state['databaseUnavailable'] = error;
+      }
+      const unavailable = ctx.state['databaseUnavailable'] as Error | undefined;
+      if (!unavailable) return;
+      reportOutage({ route: ctx.oidc?.route, reason: unavailable.message });
+      answerUnavailable(ctx, ctx.accepts('json', 'html') === 'html');
+    });
     provider.use(documentCache(this.deps.config.issuer));
     provider.use(mtlsEndpointAliases(this.deps.config));
     provider.use(relyingPartyScopesOnly(ADMIN_SCOPES));
@@ -123,7 +140,11 @@ export class LiveProvider {
         metrics.tokensIssued.inc({ grant_type: String(ctx.oidc.params?.['grant_type'] ?? 'unknown').slice(0, 60) });
       });
     }
-    provider.on('server_error', (_ctx, error: Error) => logger.error({ err: error }, 'provider server error'));
+    provider.on('server_error', (ctx, error: Error) => {
+      // Answered 503 by the outermost middleware above, and logged there.
+      if (isDatabaseUnavailable(error)) ctx.state['databaseUnavailable'] = error;
+      else logger.error({ err: error }, 'provider server error');
+    });
     // FLOW-4: a revoked grant at the token endpoint is a code or refresh token used twice (in
     // sequence or in a race, on any replica): an attack or a broken client, worth a warning.
     provider.on('grant.revoked', (ctx: { oidc?: { route?: string; client?: { clientId: string } } }, grantId: string) => {

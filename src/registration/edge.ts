@@ -8,7 +8,7 @@
  */
 import type { Middleware } from 'koa';
 import type { ClientStore } from '../clients/store.js';
-import { BodyTooLarge, readFormBody, replayRequest } from '../security/request-body.js';
+import { BodyTooLarge, pendingBody, readFormBody, replayRequest } from '../security/request-body.js';
 
 const CLIENT_CONFIGURATION = /^\/reg\/([^/]+)\/?$/i;
 
@@ -19,13 +19,12 @@ export function registrationUpdates(clients: Pick<ClientStore, 'find' | 'verifyS
     if (!match?.[1] || !ctx.is('application/json')) return next();
     let body: Buffer;
     try {
-      body = await readFormBody(ctx.req);
+      body = await readFormBody(pendingBody(ctx));
     } catch (error) {
-      ctx.status = error instanceof BodyTooLarge ? 413 : 400;
-      ctx.body = {
-        error: 'invalid_request',
-        error_description: error instanceof BodyTooLarge ? 'the request body is too large' : 'the request body could not be read',
-      };
+      // Over the limit: the one 413 answer of the error boundary, as on every endpoint.
+      if (error instanceof BodyTooLarge) throw error;
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: 'the request body could not be read' };
       return;
     }
     ctx.state['engineRequest'] = replayRequest(ctx.req, (await withoutMatchingSecret(body, match[1], clients)) ?? body);

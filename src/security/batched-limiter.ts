@@ -23,7 +23,15 @@ export interface Limiter {
   consume(key: string): Promise<RateLimiterRes>;
 }
 
-export class BatchedLimiter implements Limiter {
+/**
+ * A refusal to answer with, or undefined while `key` has points left; consumes nothing.
+ * Synchronous in batched mode (the hot path pays no promise), a promise in exact mode.
+ */
+export interface Peekable {
+  exhausted(key: string): RateLimiterRes | undefined | Promise<RateLimiterRes | undefined>;
+}
+
+export class BatchedLimiter implements Limiter, Peekable {
   readonly #windows = new Map<string, Window>();
   #timer: NodeJS.Timeout | undefined;
 
@@ -49,6 +57,19 @@ export class BatchedLimiter implements Limiter {
     window.pending += 1;
     this.#scheduleSync();
     return new RateLimiterRes(this.points - used, Math.max(1, window.endsAt - now), used, false);
+  }
+
+  exhausted(key: string): RateLimiterRes | undefined | Promise<RateLimiterRes | undefined> {
+    const now = Date.now();
+    if (this.syncMs === 0) {
+      return this.store.get(key).then((res) =>
+        res && res.consumedPoints >= this.points ? new RateLimiterRes(0, Math.max(1, res.msBeforeNext), res.consumedPoints, false) : undefined,
+      );
+    }
+    const window = this.#windows.get(key);
+    if (!window || window.endsAt <= now) return undefined;
+    const used = window.shared + window.sending + window.pending;
+    return used >= this.points ? new RateLimiterRes(0, Math.max(1, window.endsAt - now), used, false) : undefined;
   }
 
   #scheduleSync(): void {

@@ -7,7 +7,7 @@
  * bounded; anything but a form is refused with a clear 4xx.
  */
 import type { Middleware } from 'koa';
-import { BodyTooLarge, readFormBody } from './request-body.js';
+import { BodyTooLarge, pendingBody, readFormBody } from './request-body.js';
 import { endpointOf } from './token-requests.js';
 
 const FRONT_CHANNEL_ENDPOINTS = new Set(['/auth', '/session/end']);
@@ -24,11 +24,13 @@ export function frontChannelPostAsGet(): Middleware {
     }
     let body: Buffer;
     try {
-      body = await readFormBody(ctx.req);
+      body = await readFormBody(pendingBody(ctx));
     } catch (error) {
-      ctx.status = error instanceof BodyTooLarge ? 413 : 400;
+      // Over the limit: the one 413 answer of the error boundary, as on every endpoint.
+      if (error instanceof BodyTooLarge) throw error;
+      ctx.status = 400;
       ctx.type = 'text/plain';
-      ctx.body = error instanceof BodyTooLarge ? 'The request is too large.' : 'The request could not be read.';
+      ctx.body = 'The request could not be read.';
       return;
     }
     // Re-encoded (not copied), so the Location is a well-formed URL; repeated names stay

@@ -108,49 +108,77 @@ export interface EdgeLimitOptions {
   readonly limits: RateLimits;
   readonly ipPerMinute: number;
   readonly clientPerMinute: number;
+  /** Failed client authentications per client+address per minute (apart from the client's budget). */
+  readonly clientAuthFailuresPerMinute: number;
   /** How often per-process counts are added to the shared store (0: on every request). */
   readonly syncMs: number;
   readonly logger: Logger;
   readonly onReject?: (policy: string) => void;
 }
 
+export interface EdgeLimits {
+  /** Per address, on every endpoint; runs before any body is read (issue 13 item 4). */
+  readonly byAddress: Middleware;
+  /** Per client, on the token, introspection and revocation endpoints, once the edge knows the client. */
+  readonly byClient: Middleware;
+}
+
 const UNLIMITED_PATHS = new Set(['/healthz', '/readyz']);
 
-/** Per IP on every endpoint; per client on the token, introspection and revocation endpoints. */
-export function edgeRateLimits(options: EdgeLimitOptions): Middleware {
+/**
+ * API-1 at the edge. A client's budget is spent only by requests that did not fail client
+ * authentication (issue 13 item 6): the claimed client id is known before the engine checks the
+ * credentials, so the budget is checked before and charged after the engine answers. A failed
+ * authentication (401) is counted per client+address instead, so a stranger who knows a client
+ * id exhausts only their own address's allowance, never the client's.
+ */
+export function edgeRateLimits(options: EdgeLimitOptions): EdgeLimits {
   const ipPolicy: Policy = { name: 'ip', limit: options.ipPerMinute, windowSeconds: 60 };
   const clientPolicy: Policy = { name: 'client', limit: options.clientPerMinute, windowSeconds: 60 };
-  const byIp = new BatchedLimiter(options.limits.limiter('ip', ipPolicy.limit, 60), ipPolicy.limit, 60, options.syncMs);
-  const byClient = new BatchedLimiter(options.limits.limiter('client', clientPolicy.limit, 60), clientPolicy.limit, 60, options.syncMs);
+  const failurePolicy: Policy = { name: 'client-auth-failures', limit: options.clientAuthFailuresPerMinute, windowSeconds: 60 };
+  const batched = (policy: Policy) =>
+    new BatchedLimiter(options.limits.limiter(policy.name, policy.limit, 60), policy.limit, 60, options.syncMs);
+  const byIp = batched(ipPolicy);
+  const byClient = batched(clientPolicy);
+  const failures = batched(failurePolicy);
 
-  return async (ctx, next) => {
+  const refuse = (ctx: Context, policy: Policy, res: RateLimiterRes, detail: Record<string, unknown>) => {
+    options.logger.warn({ event: 'rate_limited', policy: policy.name, path: ctx.path, ...detail }, 'rate limit reached');
+    options.onReject?.(policy.name);
+    tooManyRequests(ctx, policy, res);
+  };
+
+  const byAddress: Middleware = async (ctx, next) => {
     if (UNLIMITED_PATHS.has(ctx.path) || ctx.path.startsWith('/assets/')) return next();
-    let tightest: [Policy, RateLimiterRes];
+    let res: RateLimiterRes;
     try {
-      tightest = [ipPolicy, await byIp.consume(ctx.ip)];
+      res = await byIp.consume(ctx.ip);
     } catch (error) {
       if (!isLimited(error)) throw error;
-      options.logger.warn({ event: 'rate_limited', policy: 'ip', ip: ctx.ip, path: ctx.path }, 'rate limit reached');
-      options.onReject?.('ip');
-      tooManyRequests(ctx, ipPolicy, error);
+      refuse(ctx, ipPolicy, error, { ip: ctx.ip });
       return;
     }
-    const clientId = ctx.state['clientId'] as string | undefined;
-    if (clientId) {
-      try {
-        const res = await byClient.consume(clientId);
-        if (res.remainingPoints / clientPolicy.limit < tightest[1].remainingPoints / ipPolicy.limit) tightest = [clientPolicy, res];
-      } catch (error) {
-        if (!isLimited(error)) throw error;
-        options.logger.warn({ event: 'rate_limited', policy: 'client', clientId, path: ctx.path }, 'rate limit reached');
-        options.onReject?.('client');
-        tooManyRequests(ctx, clientPolicy, error);
-        return;
-      }
-    }
-    setRateLimitHeaders(ctx, tightest[0], tightest[1]);
+    ctx.state['ipLimit'] = res;
+    setRateLimitHeaders(ctx, ipPolicy, res);
     return next();
   };
+
+  const byClientMiddleware: Middleware = async (ctx, next) => {
+    const clientId = ctx.state['clientId'] as string | undefined;
+    if (!clientId) return next();
+    const failureKey = `${clientId}|${ctx.ip}`;
+    let spent = byClient.exhausted(clientId);
+    let failing = failures.exhausted(failureKey);
+    if (spent instanceof Promise || failing instanceof Promise) [spent, failing] = await Promise.all([spent, failing]);
+    if (failing) return refuse(ctx, failurePolicy, failing, { clientId, ip: ctx.ip });
+    if (spent) return refuse(ctx, clientPolicy, spent, { clientId });
+    await next();
+    const status = ctx.respond === false ? ctx.res.statusCode : ctx.status;
+    // Charged after the answer (nobody waits for it); a limit reached meanwhile shows on the next request.
+    void (status === 401 ? failures.consume(failureKey) : byClient.consume(clientId)).catch(() => undefined);
+  };
+
+  return { byAddress, byClient: byClientMiddleware };
 }
 
 export interface RegistrationLimitOptions {

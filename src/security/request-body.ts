@@ -1,31 +1,54 @@
 /**
  * Reads the (small, form-encoded) body of the token, introspection and revocation requests
  * before the engine does, so the edge can see who is calling, then hands the engine a request
- * that replays the same bytes. Enforces the engine's own size limit first.
+ * that replays the same bytes. Enforces the one body limit (API-5): the engine's own 56 KiB,
+ * for every endpoint, declared or chunked; over it the answer is 413 (see body-limit.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { parse } from 'node:querystring';
 
+/** The one request-body limit for every endpoint (the engine's own). */
 export const BODY_LIMIT = 56 * 1024;
 
-export class BodyTooLarge extends Error {}
+/** A body over BODY_LIMIT: answered 413 by the error boundary, the same for every endpoint. */
+export class BodyTooLarge extends Error {
+  readonly status = 413;
+  readonly expose = true;
+
+  constructor() {
+    super(`the request body is too large (at most ${BODY_LIMIT / 1024} KiB)`);
+    this.name = 'BodyTooLarge';
+  }
+}
 
 export async function readFormBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number.parseInt(req.headers['content-length'] ?? '', 10);
   if (Number.isFinite(declared) && declared > BODY_LIMIT) throw new BodyTooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > BODY_LIMIT) throw new BodyTooLarge();
-    chunks.push(chunk as Buffer);
+  try {
+    // Leaving the loop early must not destroy the request: its socket still has to carry the 413.
+    for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+      size += (chunk as Buffer).length;
+      if (size > BODY_LIMIT) throw new BodyTooLarge();
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (error instanceof BodyTooLarge) throw error;
+    // The client went away or sent broken chunking: its fault, not ours.
+    throw Object.assign(new Error('the request body could not be read'), { status: 400, expose: true });
   }
   return Buffer.concat(chunks, size);
 }
 
 export function parseForm(body: Buffer): Record<string, string | string[] | undefined> {
   return parse(body.toString('utf8'));
+}
+
+/** The body still to be read for the engine: a replay an earlier edge step made, or the request itself. */
+export function pendingBody(ctx: { readonly req: IncomingMessage; readonly state: Record<string, unknown> }): IncomingMessage {
+  return (ctx.state['engineRequest'] as IncomingMessage | undefined) ?? ctx.req;
 }
 
 /** A request object the engine can read again: same headers, socket and URL, body from `body`. */

@@ -7,7 +7,7 @@
 import { stringify } from 'node:querystring';
 import type { Middleware } from 'koa';
 import { attachSubstitution, substitutionFor } from '../provider/structured-tokens.js';
-import { BodyTooLarge, clientIdOf, parseForm, readFormBody, replayRequest } from './request-body.js';
+import { clientIdOf, parseForm, readFormBody, replayRequest } from './request-body.js';
 
 // `/request` (pushed authorization requests) authenticates clients too, and stores a record per
 // call: it counts against the client's limit like the token endpoint.
@@ -27,7 +27,8 @@ export function tokenRequests(): Middleware {
     // The hot path: a token request with Basic credentials names its client in the header, and
     // only introspection and revocation can carry a JWT to swap, so the body stays unread (and
     // its media type is the engine's to judge).
-    if (endpoint === '/token') {
+    // A chunked body is read here all the same: its size is known only once read (item 1).
+    if (endpoint === '/token' && ctx.req.headers['content-length'] !== undefined) {
       const fromHeader = clientIdOf(ctx.get('authorization') || undefined, {});
       if (fromHeader) {
         ctx.state['clientId'] = fromHeader;
@@ -35,17 +36,8 @@ export function tokenRequests(): Middleware {
       }
     }
     if (!ctx.is('application/x-www-form-urlencoded')) return next();
-    let body: Buffer;
-    try {
-      body = await readFormBody(ctx.req);
-    } catch (error) {
-      ctx.status = error instanceof BodyTooLarge ? 413 : 400;
-      ctx.body = {
-        error: 'invalid_request',
-        error_description: error instanceof BodyTooLarge ? 'the request body is too large' : 'the request body could not be read',
-      };
-      return;
-    }
+    // Over the limit: BodyTooLarge, answered 413 by the error boundary like every endpoint's.
+    const body = await readFormBody(ctx.req);
     const form = parseForm(body);
     ctx.state['clientId'] = clientIdOf(ctx.get('authorization') || undefined, form);
     const substitution = endpoint === '/token' ? undefined : substitutionFor(form['token']);

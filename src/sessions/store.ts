@@ -151,6 +151,31 @@ export class SessionStore {
     });
   }
 
+  /**
+   * Ends every session of the account and revokes every grant it holds — with them its refresh
+   * tokens and recorded access tokens — including grants whose session has already expired
+   * (offline access). Used when an operator resets the password: whoever knew the old one
+   * keeps nothing.
+   */
+  async endAllAndRevokeGrants(accountId: string): Promise<{ sessions: number; grants: number }> {
+    return this.knex.transaction(async (trx) => {
+      const grants = (await trx('oidc_records')
+        .select('id')
+        .where('model', 'Grant')
+        .andWhereRaw("payload->>'accountId' = ?", [accountId])) as { id: string }[];
+      const grantIds = grants.map((grant) => grant.id);
+      const sessions = (await trx('oidc_records').select('id', 'payload').where({ model: MODEL, account_id: accountId })) as SessionRow[];
+      await this.endRows(trx, sessions);
+      if (grantIds.length) {
+        await trx('oidc_records')
+          .whereIn('grant_id', grantIds)
+          .orWhere((q) => q.where('model', 'Grant').whereIn('id', grantIds))
+          .delete();
+      }
+      return { sessions: sessions.length, grants: grantIds.length };
+    });
+  }
+
   /** Ends every session of the account except `keepUid`; returns how many ended. */
   async endOthers(accountId: string, keepUid: string | undefined): Promise<number> {
     return this.knex.transaction(async (trx) => {

@@ -151,7 +151,8 @@ describe('OPS-3 admin API operations', () => {
     expect(await (await admin('/users/henry/sessions', writer, { method: 'DELETE' })).json()).toEqual({ ended: 1 });
 
     const newPassword = `pw-${randomBytes(12).toString('base64url')}`;
-    expect((await admin('/users/henry/password', writer, { method: 'PUT', body: { password: newPassword } })).status).toBe(204);
+    // A reset now answers what it ended (issue 13 item 8) instead of 204.
+    expect((await admin('/users/henry/password', writer, { method: 'PUT', body: { password: newPassword } })).status).toBe(200);
     expect(await server.gatehouse.services.accounts.authenticate('henry', newPassword)).toBeDefined();
     expect((await admin('/users/henry/disabled', writer, { method: 'PUT', body: { disabled: true } })).status).toBe(200);
     expect(await server.gatehouse.services.accounts.authenticate('henry', newPassword)).toBeUndefined();

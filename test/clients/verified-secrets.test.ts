@@ -1,4 +1,5 @@
 /** A client secret that matched once is recognised without hashing again; nothing else is. */
+import { Session } from 'node:inspector/promises';
 import { describe, expect, it } from 'vitest';
 import { VerifiedSecrets } from '../../src/clients/verified-secrets.js';
 import { ClientStore } from '../../src/clients/store.js';
@@ -15,6 +16,41 @@ describe('verified client secrets', () => {
       expect(verified.matches('hash-a', wrong)).toBe(false);
     }
     expect(verified.matches('hash-b', 'correct-secret')).toBe(false);
+  });
+
+  it('holds a digest of a verified secret, never the secret itself (heap snapshots, core dumps)', async () => {
+    const verified = new VerifiedSecrets();
+    const presented = 'plain-client-secret-that-must-not-linger-in-memory';
+    verified.remember('hash-a', presented);
+    // Read the private map through the inspector, as a heap inspection would.
+    const session = new Session();
+    session.connect();
+    try {
+      (globalThis as Record<string, unknown>)['__verifiedSecretsProbe'] = verified;
+      type Remote = { objectId?: string; value?: unknown };
+      const post = (method: string, params: object) => session.post(method, params) as Promise<unknown>;
+      const { result } = (await post('Runtime.evaluate', { expression: 'globalThis.__verifiedSecretsProbe' })) as { result: Remote };
+      const { privateProperties } = (await post('Runtime.getProperties', { objectId: result.objectId, ownProperties: true })) as {
+        privateProperties?: { name: string; value?: Remote }[];
+      };
+      const known = privateProperties?.find((property) => property.name === '#known');
+      expect(known?.value?.objectId).toBeTruthy();
+      const held = (await post('Runtime.callFunctionOn', {
+        objectId: known?.value?.objectId,
+        functionDeclaration: 'function () { return [...this.values()].map((value) => Buffer.from(value).toString("latin1")); }',
+        returnByValue: true,
+      })) as { result: Remote };
+      const values = held.result.value as string[];
+      expect(values).toHaveLength(1);
+      for (const value of values) {
+        expect(value).not.toContain(presented);
+        expect(value).not.toContain(presented.slice(0, 16));
+      }
+    } finally {
+      delete (globalThis as Record<string, unknown>)['__verifiedSecretsProbe'];
+      session.disconnect();
+    }
+    expect(verified.matches('hash-a', presented)).toBe(true);
   });
 
   it('keeps at most the configured number of secrets, dropping the oldest', () => {

@@ -6,7 +6,8 @@ import { SignJWT, generateKeyPair, importJWK, decodeJwt, decodeProtectedHeader, 
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpBrowser } from '../support/browser-over-http.js';
-import { API, REDIRECT_URI, registerApi, registerServiceClient, registerSpaClient, registerUser } from '../support/fixtures.js';
+import { randomBytes } from 'node:crypto';
+import { API, REDIRECT_URI, registerApi, registerClient, registerServiceClient, registerSpaClient, registerUser } from '../support/fixtures.js';
 import { createTestStorage, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
 
 let storage: TestStorage;
@@ -19,7 +20,10 @@ beforeAll(async () => {
   server = await startTestServer(storage);
   await registerApi(server);
   await registerSpaClient(server);
-  const rs = await registerServiceClient(server, 'resource-server', 'things:read');
+  // A resource server: allowed to introspect tokens issued to other clients (issue 13 item 9).
+  const rsSecret = randomBytes(32).toString('base64url');
+  await registerClient(server, { client_id: 'resource-server', client_secret: rsSecret, grant_types: ['client_credentials'], scope: 'things:read', introspect_any_token: true });
+  const rs = { clientId: 'resource-server', secret: rsSecret };
   const svc = await registerServiceClient(server, 'svc', 'things:read things:write');
   const discover = (id: string, secret: string) =>
     oidc.discovery(new URL(server.issuer), id, undefined, oidc.ClientSecretBasic(secret), { execute: [oidc.allowInsecureRequests] });
