@@ -159,6 +159,7 @@ export class SigningKeyStore {
   async deleteExpired(now: Date, retention: Retention): Promise<number> {
     const expired = (await this.list(now, retention)).filter((entry) => entry.state === 'expired');
     if (!expired.length) return 0;
-    return this.knex('keys').whereIn('kid', expired.map((entry) => entry.key.kid)).delete();
+    const deleted = await this.knex('keys').whereIn('kid', expired.map((entry) => entry.key.kid)).delete().returning('kid');
+    return deleted.length;
   }
 }
