@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** Entry point: config → server → graceful shutdown. */
-import { ConfigError, configFromProcessEnvironment } from './config/index.js';
+import { ConfigError, configFromProcessEnvironment, configWarningsFromProcessEnvironment } from './config/index.js';
 import { createLogger } from './observability/logger.js';
 import cluster from 'node:cluster';
 import { runPrimary } from './cluster.js';
@@ -19,6 +19,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  if (cluster.isPrimary) for (const warning of configWarningsFromProcessEnvironment()) logger.warn(warning);
   if (config.workers > 1 && cluster.isPrimary) {
     runPrimary(config, logger);
     return;
@@ -28,8 +29,8 @@ async function main(): Promise<void> {
   // In a cluster the primary serves the merged metrics; a worker only contributes its registry.
   const gatehouse = await startGatehouse(cluster.isWorker ? { ...config, metrics: undefined } : config, logger);
   logger.info(
-    { issuer: config.issuer, listening: gatehouse.url, database: config.database.kind },
-    `Gatehouse is serving ${config.issuer} (discovery: ${config.issuer}/.well-known/openid-configuration)`,
+    { issuer: config.issuer, listening: gatehouse.listening, database: config.database.kind },
+    `Gatehouse is serving ${config.issuer} on ${gatehouse.listening} (discovery: ${config.issuer}/.well-known/openid-configuration)`,
   );
 
   const shutdown = (signal: string) => {
@@ -52,6 +53,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    for (const problem of error.problems) process.stderr.write(`gatehouse: ${problem}\n`);
+    process.exit(78);
+  }
   process.stderr.write(`gatehouse: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

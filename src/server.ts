@@ -17,9 +17,12 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config/index.js';
 import { keyRetention, type LiveProvider } from './provider/live.js';
 import { buildLiveProvider, openServices, type Services } from './services.js';
+import { describeListenAddress, explainListenError } from './http/listen-errors.js';
 
 export interface RunningGatehouse {
   readonly url: string;
+  /** The address really bound, e.g. `127.0.0.1:3000` or `0.0.0.0:3000 (every network interface)`. */
+  readonly listening: string;
   readonly metricsUrl: string | undefined;
   readonly services: Services;
   readonly live: LiveProvider;
@@ -65,11 +68,22 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
     server.headersTimeout = 66_000;
     server.requestTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (error) => reject(explainListenError(error, config.port, config.host, { portVariable: 'PORT', hostVariable: 'HOST' })));
       server.listen(config.port, config.host, () => resolve());
     });
+    stops.push(() => server.close());
     const { port } = server.address() as AddressInfo;
-    const metricsListener = config.metrics ? await metrics.listen(config.metrics.port, config.metrics.host) : undefined;
+    const listening = describeListenAddress(server.address() as AddressInfo);
+    const metricsSettings = config.metrics;
+    const metricsListener = metricsSettings
+      ? await metrics.listen(metricsSettings.port, metricsSettings.host).catch((error: unknown) => {
+          throw explainListenError(error, metricsSettings.port, metricsSettings.host, {
+            portVariable: 'METRICS_PORT',
+            hostVariable: 'METRICS_HOST',
+            alternative: 'METRICS_PORT=off',
+          });
+        })
+      : undefined;
     if (metricsListener) stops.push(() => void metricsListener.close());
     const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
 
@@ -81,6 +95,7 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
     });
     return {
       url,
+      listening,
       metricsUrl: metricsListener?.url,
       services,
       live,

@@ -11,6 +11,7 @@ import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import type { Config } from '../config/index.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { assertDatabaseReachable } from './reachability.js';
 
 export type DatabaseKind = 'postgres' | 'embedded';
 
@@ -27,6 +28,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value,
 
 export async function openDatabase(database: Config['database']): Promise<Database> {
   if (database.kind === 'postgres') {
+    await assertDatabaseReachable(database.url);
     const knex = knexFactory({
       client: 'pg',
       connection: database.url,
