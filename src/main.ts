@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** Entry point: config → server → graceful shutdown. */
+import './require-supported-node.js';
 import { ConfigError, configFromProcessEnvironment, configWarningsFromProcessEnvironment } from './config/index.js';
 import { createLogger } from './observability/logger.js';
 import cluster from 'node:cluster';

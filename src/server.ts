@@ -18,6 +18,7 @@ import type { Config } from './config/index.js';
 import { keyRetention, type LiveProvider } from './provider/live.js';
 import { buildLiveProvider, openServices, type Services } from './services.js';
 import { describeListenAddress, explainListenError } from './http/listen-errors.js';
+import { listenForCli } from './admin/cli-socket.js';
 
 export interface RunningGatehouse {
   readonly url: string;
@@ -85,6 +86,9 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
         })
       : undefined;
     if (metricsListener) stops.push(() => void metricsListener.close());
+    // The embedded database belongs to this process: the CLI sends its commands here instead.
+    const cliSocket = config.database.kind === 'embedded' ? await listenForCli(config.dataDir, { services, provider: async () => live }, logger) : undefined;
+    if (cliSocket) stops.push(() => void cliSocket.close());
     const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
 
     let closing: Promise<void> | undefined;
@@ -105,6 +109,7 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
           live.stop();
           stopSweeper();
           await metricsListener?.close();
+          await cliSocket?.close();
           await new Promise<void>((resolve) => {
             // net.Server's close stops accepting but, unlike http.Server's, does not cut
             // connections that were just accepted and have not sent their request yet.

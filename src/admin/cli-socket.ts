@@ -1,0 +1,98 @@
+/**
+ * The CLI's way in while a server owns the embedded database (PGlite is single-process): a
+ * Unix socket in the data folder, `gatehouse.sock`, mode 0600 — whoever may read the data
+ * folder's files may run commands, nobody else (no token: the file's permissions are the
+ * authorisation, as for the database files beside it). The CLI sends a command with its input
+ * already read; the server runs the same handler the CLI would and answers with the captured
+ * output and exit code. Each command is logged (never its input).
+ */
+import { chmodSync, unlinkSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { commandByName } from '../cli/commands.js';
+import { failure, runCommand, type CommandRequest, type CommandResult, type CommandSession } from '../cli/run-command.js';
+
+export const CLI_SOCKET_NAME = 'gatehouse.sock';
+export const CLI_SOCKET_PATH = '/cli/v1/run';
+// A clients import of 1000 clients fits with room to spare.
+const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+// sockaddr_un's path is 108 bytes including the terminator on Linux.
+const MAX_SOCKET_PATH_BYTES = 107;
+
+export function cliSocketPath(dataDir: string): string {
+  return path.join(dataDir, CLI_SOCKET_NAME);
+}
+
+async function readRequest(req: http.IncomingMessage): Promise<CommandRequest> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_REQUEST_BYTES) throw new Error('command too large');
+    chunks.push(chunk as Buffer);
+  }
+  const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as CommandRequest;
+  if (!parsed || typeof parsed.command !== 'string' || typeof parsed.flags !== 'object') throw new Error('malformed command');
+  return parsed;
+}
+
+async function answer(req: http.IncomingMessage, session: CommandSession, logger: Logger): Promise<CommandResult> {
+  const request = await readRequest(req);
+  const spec = commandByName(request.command);
+  if (!spec) return failure(Object.assign(new Error(`unknown command "${request.command}"`), { name: 'UsageError' }), Boolean(request.flags['json']));
+  logger.info({ event: 'cli_command', command: spec.name }, 'command from the CLI');
+  return runCommand(spec, request, session);
+}
+
+export interface CliSocket {
+  readonly path: string;
+  close(): Promise<void>;
+}
+
+/** Listens on the data folder's socket; undefined (with a warning) if the path cannot hold one. */
+export async function listenForCli(dataDir: string, session: CommandSession, logger: Logger): Promise<CliSocket | undefined> {
+  const socketPath = cliSocketPath(dataDir);
+  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
+    logger.warn({ path: socketPath }, 'the data folder path is too long for a Unix socket: the CLI cannot reach this server while it runs');
+    return undefined;
+  }
+  // We hold the data folder's lock, so a socket file left here belongs to a process that died.
+  try {
+    unlinkSync(socketPath);
+  } catch {
+    // none left
+  }
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'POST' || req.url !== CLI_SOCKET_PATH) {
+      res.writeHead(404).end();
+      return;
+    }
+    answer(req, session, logger).then(
+      (result) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result)),
+      (error: unknown) => {
+        logger.warn({ err: error }, 'command from the CLI failed');
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(failure(error, false)));
+      },
+    );
+  });
+  // Created owner-only from the first moment (umask), then made explicit.
+  const previousUmask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+  } finally {
+    process.umask(previousUmask);
+  }
+  chmodSync(socketPath, 0o600);
+  return {
+    path: socketPath,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
