@@ -10,17 +10,20 @@ const SHUTDOWN_DEADLINE_MS = 25_000;
 
 async function main(): Promise<void> {
   let config;
+  // A misspelt setting is often why another one is wrong: show both.
+  const warnings = cluster.isPrimary ? configWarningsFromProcessEnvironment() : [];
   try {
     config = configFromProcessEnvironment();
   } catch (error) {
     if (error instanceof ConfigError) {
       for (const problem of error.problems) process.stderr.write(`gatehouse: ${problem}\n`);
+      for (const warning of warnings) process.stderr.write(`gatehouse: warning: ${warning}\n`);
       process.exit(78);
     }
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  if (cluster.isPrimary) for (const warning of configWarningsFromProcessEnvironment()) logger.warn(warning);
+  for (const warning of warnings) logger.warn(warning);
   if (config.workers > 1 && cluster.isPrimary) {
     runPrimary(config, logger);
     return;

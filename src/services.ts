@@ -34,6 +34,8 @@ export interface Services {
   readonly accounts: AccountStore;
   readonly sessions: SessionStore;
   readonly rateLimits: RateLimits;
+  /** Migrations this open applied (OpenOptions.migrate). */
+  readonly migrationsApplied: readonly string[];
   close(): Promise<void>;
 }
 
@@ -48,8 +50,10 @@ export interface OpenOptions {
 export async function openServices(config: Config, options: OpenOptions): Promise<Services> {
   const db = await openDatabase(config.database);
   try {
+    let migrationsApplied: readonly string[] = [];
     if (options.migrate) {
       const { applied } = await migrateToLatest(db);
+      migrationsApplied = applied;
       if (applied.length) options.logger.info({ applied }, 'database migrated');
     } else {
       await requireCurrentSchema(db);
@@ -82,6 +86,7 @@ export async function openServices(config: Config, options: OpenOptions): Promis
       accounts: new AccountStore(db.knex, feed),
       sessions: new SessionStore(db.knex, config.sessions.maxPerAccount, config.ttl.sessionMaxAge),
       rateLimits,
+      migrationsApplied,
       async close() {
         await rateLimits.close();
         await feed.close();

@@ -12,6 +12,8 @@ import { UsageError, type Output } from './output.js';
 
 export interface CommandContext {
   readonly services: Services;
+  /** Migrations applied while opening the database for this command. */
+  readonly migrationsApplied: readonly string[];
   /** The provider (built on first use in the CLI; the running one inside the server). */
   provider(): Promise<LiveProvider>;
   /** The positional argument after the command words (e.g. the CLIENT_ID). */

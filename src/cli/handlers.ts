@@ -13,8 +13,8 @@ import { ADMIN_API, ADMIN_SCOPES } from '../admin/admin-api.js';
 import { quickstart as runQuickstart } from './quickstart.js';
 import type { CommandHandler } from './commands.js';
 
-export const migrate: CommandHandler = async ({ services, out }) => {
-  const { applied } = await migrateToLatest(services.db);
+export const migrate: CommandHandler = async ({ services, migrationsApplied, out }) => {
+  const applied = [...migrationsApplied, ...(await migrateToLatest(services.db)).applied];
   out.result(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date', { applied });
 };
 

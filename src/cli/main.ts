@@ -93,7 +93,7 @@ async function runHere(spec: CommandSpec, request: CommandRequest, config: Confi
   const services = await openServices(config, { logger, listen: false, migrate: Boolean(spec.migrates) });
   try {
     let live: ReturnType<typeof buildLiveProvider> | undefined;
-    return await runCommand(spec, request, { services, provider: async () => (await (live ??= buildLiveProvider(services, logger))).live });
+    return await runCommand(spec, request, { services, migrationsApplied: services.migrationsApplied, provider: async () => (await (live ??= buildLiveProvider(services, logger))).live });
   } finally {
     await services.close();
   }
@@ -103,8 +103,8 @@ async function execute(spec: CommandSpec, rest: readonly string[], flags: Flags)
   try {
     const target = checkArguments(spec, rest, flags);
     const { configFromProcessEnvironment, configWarningsFromProcessEnvironment } = await import('../config/index.js');
-    const config = configFromProcessEnvironment();
     for (const warning of configWarningsFromProcessEnvironment()) process.stderr.write(`gatehouse: warning: ${warning}\n`);
+    const config = configFromProcessEnvironment();
     spec.guard?.(config.database.kind, flags);
     const request: CommandRequest = { command: spec.name, target, flags, input: await readInput(spec, target, flags) };
     if (config.database.kind === 'embedded') {

@@ -25,6 +25,8 @@ export interface CommandResult {
 
 export interface CommandSession {
   readonly services: Services;
+  /** Migrations applied while opening the database for this command (none inside a running server). */
+  readonly migrationsApplied?: readonly string[];
   provider(): Promise<LiveProvider>;
 }
 
@@ -53,7 +55,7 @@ export async function runCommand(spec: CommandSpec, request: CommandRequest, ses
   });
   try {
     const handler = await spec.handler();
-    await handler({ services: session.services, provider: () => session.provider(), target: request.target, flags: request.flags, input: request.input, out });
+    await handler({ services: session.services, migrationsApplied: session.migrationsApplied ?? [], provider: () => session.provider(), target: request.target, flags: request.flags, input: request.input, out });
     return { code: 0, stdout, stderr: '' };
   } catch (error) {
     return { ...failure(error, json), stdout };
