@@ -76,15 +76,21 @@ export async function listenForCli(dataDir: string, session: CommandSession, log
       },
     );
   });
-  // Created owner-only from the first moment (umask), then made explicit.
-  const previousUmask = process.umask(0o177);
+  // Created owner-only from the first moment (umask), then made explicit. (Worker threads may
+  // not change the umask; the data folder is 0700 and the chmod follows at once.)
+  let previousUmask: number | undefined;
+  try {
+    previousUmask = process.umask(0o177);
+  } catch {
+    previousUmask = undefined;
+  }
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(socketPath, () => resolve());
     });
   } finally {
-    process.umask(previousUmask);
+    if (previousUmask !== undefined) process.umask(previousUmask);
   }
   chmodSync(socketPath, 0o600);
   return {
