@@ -89,10 +89,15 @@ export async function listenForCli(dataDir: string, session: CommandSession, log
       server.once('error', reject);
       server.listen(socketPath, () => resolve());
     });
+    chmodSync(socketPath, 0o600);
+  } catch (error) {
+    // Serving matters more than the CLI's shortcut: the CLI then says the database is in use.
+    logger.warn({ err: error, path: socketPath }, 'cannot listen for CLI commands; the CLI cannot reach this server while it runs');
+    server.close();
+    return undefined;
   } finally {
     if (previousUmask !== undefined) process.umask(previousUmask);
   }
-  chmodSync(socketPath, 0o600);
   return {
     path: socketPath,
     close: () =>
