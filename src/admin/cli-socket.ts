@@ -10,19 +10,15 @@ import { chmodSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { payloadHasUnstorableText } from '../adapter/records.js';
 import { commandByName } from '../cli/commands.js';
+import { CLI_SOCKET_NAME, CLI_SOCKET_PATH } from '../cli/remote.js';
 import { failure, runCommand, type CommandRequest, type CommandResult, type CommandSession } from '../cli/run-command.js';
-
-export const CLI_SOCKET_NAME = 'gatehouse.sock';
-export const CLI_SOCKET_PATH = '/cli/v1/run';
+import { ValidationError } from '../validation.js';
 // A clients import of 1000 clients fits with room to spare.
 const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 // sockaddr_un's path is 108 bytes including the terminator on Linux.
 const MAX_SOCKET_PATH_BYTES = 107;
-
-export function cliSocketPath(dataDir: string): string {
-  return path.join(dataDir, CLI_SOCKET_NAME);
-}
 
 async function readRequest(req: http.IncomingMessage): Promise<CommandRequest> {
   const chunks: Buffer[] = [];
@@ -40,7 +36,10 @@ async function readRequest(req: http.IncomingMessage): Promise<CommandRequest> {
 async function answer(req: http.IncomingMessage, session: CommandSession, logger: Logger): Promise<CommandResult> {
   const request = await readRequest(req);
   const spec = commandByName(request.command);
-  if (!spec) return failure(Object.assign(new Error(`unknown command "${request.command}"`), { name: 'UsageError' }), Boolean(request.flags['json']));
+  const json = Boolean(request.flags['json']);
+  if (!spec) return failure(Object.assign(new Error(`unknown command "${request.command}"`), { name: 'UsageError' }), json);
+  // API-3, as for every other way in: PostgreSQL cannot store these.
+  if (payloadHasUnstorableText(request.input)) return failure(new ValidationError(['values must not contain NUL characters or unpaired surrogates']), json);
   logger.info({ event: 'cli_command', command: spec.name }, 'command from the CLI');
   return runCommand(spec, request, session);
 }
@@ -52,7 +51,7 @@ export interface CliSocket {
 
 /** Listens on the data folder's socket; undefined (with a warning) if the path cannot hold one. */
 export async function listenForCli(dataDir: string, session: CommandSession, logger: Logger): Promise<CliSocket | undefined> {
-  const socketPath = cliSocketPath(dataDir);
+  const socketPath = path.join(dataDir, CLI_SOCKET_NAME);
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
     logger.warn({ path: socketPath }, 'the data folder path is too long for a Unix socket: the CLI cannot reach this server while it runs');
     return undefined;

@@ -108,7 +108,7 @@ async function execute(spec: CommandSpec, rest: readonly string[], flags: Flags)
     spec.guard?.(config.database.kind, flags);
     const request: CommandRequest = { command: spec.name, target, flags, input: await readInput(spec, target, flags) };
     if (config.database.kind === 'embedded') {
-      const [{ sendToServer }, { cliSocketPath }] = await Promise.all([import('./remote.js'), import('../admin/cli-socket.js')]);
+      const { sendToServer, cliSocketPath } = await import('./remote.js');
       const answered = await sendToServer(cliSocketPath(config.dataDir), request);
       if (answered) return answered;
     }

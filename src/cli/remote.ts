@@ -4,8 +4,15 @@
  * database itself.
  */
 import http from 'node:http';
-import { CLI_SOCKET_PATH } from '../admin/cli-socket.js';
+import path from 'node:path';
 import type { CommandRequest, CommandResult } from './run-command.js';
+
+export const CLI_SOCKET_NAME = 'gatehouse.sock';
+export const CLI_SOCKET_PATH = '/cli/v1/run';
+
+export function cliSocketPath(dataDir: string): string {
+  return path.join(dataDir, CLI_SOCKET_NAME);
+}
 
 const NO_SERVER = new Set(['ENOENT', 'ECONNREFUSED']);
 

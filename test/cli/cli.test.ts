@@ -176,7 +176,7 @@ describe('gatehouse CLI before the database', () => {
     } finally {
       await database.drop();
     }
-  });
+  }, 60_000);
 
   it('does not create an embedded database to say it has no schema', async () => {
     const dataDir = path.join(mkdtempSync(path.join(os.tmpdir(), 'gatehouse-cli-none-')), 'data');
