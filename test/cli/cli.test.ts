@@ -9,9 +9,13 @@ import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import * as oidc from 'openid-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runToEnd, type FinishedProcess } from '../support/process.js';
 import { createTestStorage, startTestServer, type DatabaseChoice, type TestServer, type TestStorage } from '../support/server.js';
+
+// Every test here runs whole processes (a server start migrates and creates keys): on a busy
+// two-core machine one can take tens of seconds.
+vi.setConfig({ testTimeout: 90_000 });
 
 const CLI = 'src/cli/main.ts';
 const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-cli-'));

@@ -9,11 +9,15 @@ import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SUPPORTED_NODE_RANGE, unsupportedNodeProblem } from '../../src/supported-node.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { runToEnd } from '../support/process.js';
 import { freePort } from '../support/server.js';
+
+// Every test here runs whole processes (a server start migrates and creates keys): on a busy
+// two-core machine one can take tens of seconds.
+vi.setConfig({ testTimeout: 90_000 });
 
 const SERVER = 'src/main.ts';
 const CLI = 'src/cli/main.ts';

@@ -76,7 +76,7 @@ export function runToEnd(
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 25_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 80_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
