@@ -142,7 +142,7 @@ describe.each(['postgres', 'embedded'] as DatabaseChoice[])('gatehouse CLI on %s
       expect(withoutSecret.code).toBe(78);
       expect(withoutSecret.stderr).toMatch(/^gatehouse: GATEHOUSE_SECRET is not set and .*master\.secret does not exist, but the database .* holds keys sealed/);
       expect(existsSync(path.join(storage.env['GATEHOUSE_DATA_DIR'] ?? '', 'master.secret'))).toBe(false);
-    }, 60_000);
+    });
   }
 });
 
@@ -180,7 +180,7 @@ describe('gatehouse CLI before the database', () => {
     } finally {
       await database.drop();
     }
-  }, 60_000);
+  });
 
   it('does not create an embedded database to say it has no schema', async () => {
     const dataDir = path.join(mkdtempSync(path.join(os.tmpdir(), 'gatehouse-cli-none-')), 'data');
