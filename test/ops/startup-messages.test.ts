@@ -115,6 +115,10 @@ describe('start-up problems', () => {
       expect(result.stderr).toBe(
         `gatehouse: METRICS_PORT: 127.0.0.1:${metricsPort} is already in use (another Gatehouse on this host?): give each process its own METRICS_PORT, or METRICS_PORT=off\n`,
       );
+      // With workers, the cluster's primary serves the metrics: the same line, and no worker left behind.
+      const cluster = await runToEnd(SERVER, [], { DATABASE_URL: database.url, GATEHOUSE_SECRET: 'a'.repeat(40), METRICS_PORT: String(metricsPort), WORKERS: '2' }, { port: await freePort() });
+      expect(cluster.code).toBe(78);
+      expect(cluster.stderr).toBe(result.stderr);
     } finally {
       busy.close();
     }
