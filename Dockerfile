@@ -10,6 +10,9 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
+# Inside a container every interface is meant (only published ports are reachable); outside,
+# Gatehouse on the embedded database listens on 127.0.0.1 unless HOST says otherwise.
+ENV HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules

@@ -229,6 +229,8 @@ function registerFixtures(extraEnv: Record<string, string>, dir: string): void {
       },
     ]),
   );
+  // The CLI migrates only when asked (the server migrates at start).
+  runCli(['migrate'], extraEnv);
   runCli(['apis', 'import', apis], extraEnv);
   runCli(['clients', 'import', clients], extraEnv);
   runCli(['users', 'create', BENCH_USER, '--password-stdin'], extraEnv, BENCH_PASSWORD);

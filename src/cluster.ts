@@ -10,9 +10,12 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.js';
 import { withServerFlags } from './runtime-flags.js';
+import { explainListenError } from './http/listen-errors.js';
+import { ConfigError } from './config/index.js';
 
 const SHUTDOWN_DEADLINE_MS = 25_000;
 const RESTART_DELAY_MS = 1000;
+const CONFIGURATION_EXIT_CODE = 78;
 
 export function runPrimary(config: Config, logger: Logger): void {
   let stopping = false;
@@ -28,8 +31,15 @@ export function runPrimary(config: Config, logger: Logger): void {
       if (!Object.keys(cluster.workers ?? {}).length) process.exit(0);
       return;
     }
+    if (code === CONFIGURATION_EXIT_CODE) {
+      // A configuration problem (already printed by the worker) will not go away by restarting.
+      stopping = true;
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
+      process.exit(CONFIGURATION_EXIT_CODE);
+    }
     logger.error({ worker: worker.process.pid, code, signal }, 'worker exited; starting another');
-    setTimeout(fork, RESTART_DELAY_MS).unref();
+    // Not unref'd: with every worker gone the primary must keep trying, not exit 0.
+    setTimeout(fork, RESTART_DELAY_MS);
   });
 
   let metricsServer: http.Server | undefined;
@@ -47,6 +57,15 @@ export function runPrimary(config: Config, logger: Logger): void {
         );
       })
       .listen(config.metrics.port, config.metrics.host);
+    const { port, host } = config.metrics;
+    metricsServer.once('error', (error) => {
+      const explained = explainListenError(error, port, host, { portVariable: 'METRICS_PORT', hostVariable: 'METRICS_HOST', alternative: 'METRICS_PORT=off' });
+      const lines = explained instanceof ConfigError ? explained.problems : [(error as Error).message];
+      for (const line of lines) process.stderr.write(`gatehouse: ${line}\n`);
+      stopping = true;
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+      process.exit(CONFIGURATION_EXIT_CODE);
+    });
   }
 
   const shutdown = (signal: NodeJS.Signals) => {

@@ -20,9 +20,13 @@ import { buildLiveProvider, openServices, type Services } from './services.js';
 import { createListeners } from './tls/listeners.js';
 import { prepareDecoyHash } from './accounts/passwords.js';
 import { OverloadGuard } from './http/overload.js';
+import { describeListenAddress, explainListenError } from './http/listen-errors.js';
+import { listenForCli } from './admin/cli-socket.js';
 
 export interface RunningGatehouse {
   readonly url: string;
+  /** The address really bound, e.g. `127.0.0.1:3000` or `0.0.0.0:3000 (every network interface)`. */
+  readonly listening: string;
   readonly metricsUrl: string | undefined;
   readonly services: Services;
   readonly live: LiveProvider;
@@ -84,22 +88,34 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
       listener.requestTimeout = 30_000;
     }
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (error) => reject(explainListenError(error, config.port, config.host, { portVariable: 'PORT', hostVariable: 'HOST' })));
       server.listen(config.port, config.host, () => resolve());
     });
+    stops.push(() => server.close());
     const mtlsServer = listeners.mtls;
     if (mtlsServer) {
       await new Promise<void>((resolve, reject) => {
-        mtlsServer.once('error', reject);
+        mtlsServer.once('error', (error) => reject(explainListenError(error, config.mtls?.port ?? 0, config.host, { portVariable: 'MTLS_PORT', hostVariable: 'HOST' })));
         mtlsServer.listen(config.mtls?.port, config.host, () => resolve());
-      }).catch((error: unknown) => {
-        server.close();
-        throw error;
       });
+      stops.push(() => mtlsServer.close());
     }
     const { port } = server.address() as AddressInfo;
-    const metricsListener = config.metrics ? await metrics.listen(config.metrics.port, config.metrics.host) : undefined;
+    const listening = describeListenAddress(server.address() as AddressInfo);
+    const metricsSettings = config.metrics;
+    const metricsListener = metricsSettings
+      ? await metrics.listen(metricsSettings.port, metricsSettings.host).catch((error: unknown) => {
+          throw explainListenError(error, metricsSettings.port, metricsSettings.host, {
+            portVariable: 'METRICS_PORT',
+            hostVariable: 'METRICS_HOST',
+            alternative: 'METRICS_PORT=off',
+          });
+        })
+      : undefined;
     if (metricsListener) stops.push(() => void metricsListener.close());
+    // The embedded database belongs to this process: the CLI sends its commands here instead.
+    const cliSocket = config.database.kind === 'embedded' ? await listenForCli(config.dataDir, { services, provider: async () => live }, logger) : undefined;
+    if (cliSocket) stops.push(() => void cliSocket.close());
     const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const url = `${config.tls ? 'https' : 'http'}://${localHost}:${port}`;
     const mtls = mtlsServer ? { url: `https://${localHost}:${(mtlsServer.address() as AddressInfo).port}`, server: mtlsServer } : undefined;
@@ -114,6 +130,7 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
     }
     return {
       url,
+      listening,
       metricsUrl: metricsListener?.url,
       services,
       live,
@@ -126,6 +143,7 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
           stopSweeper();
           listeners.stop();
           await metricsListener?.close();
+          await cliSocket?.close();
           const drain = (listener: http.Server) =>
             new Promise<void>((resolve) => {
               // net.Server's close stops accepting but, unlike http.Server's, does not cut

@@ -9,10 +9,10 @@ import { OidcRecords } from './adapter/records.js';
 import { ResourceServerStore } from './apis/store.js';
 import { ClientStore } from './clients/store.js';
 import type { Config } from './config/index.js';
-import { resolveMasterSecret } from './config/master-secret-file.js';
+import { resolveMasterSecret, wrongMasterSecret } from './config/master-secret-file.js';
 import { NotifyOnlyChangeFeed, openChangeFeed, type ChangeFeed } from './db/change-feed.js';
 import { openDatabase, type Database } from './db/index.js';
-import { migrateToLatest } from './db/migrate.js';
+import { migrateToLatest, requireCurrentSchema } from './db/migrate.js';
 import { SigningKeyStore } from './keys/store.js';
 import { SessionStore } from './sessions/store.js';
 import { providerPages } from './interactions/provider-pages.js';
@@ -39,6 +39,8 @@ export interface Services {
   readonly sessions: SessionStore;
   readonly rateLimits: RateLimits;
   readonly initialAccessTokens: InitialAccessTokenStore;
+  /** Migrations this open applied (OpenOptions.migrate). */
+  readonly migrationsApplied: readonly string[];
   close(): Promise<void>;
 }
 
@@ -46,29 +48,36 @@ export interface OpenOptions {
   readonly logger: Logger;
   /** Long-running processes listen for changes; the CLI only announces its own. */
   readonly listen: boolean;
+  /** Apply pending migrations (server, `gatehouse migrate`); otherwise a schema behind is refused. */
   readonly migrate: boolean;
 }
 
 export async function openServices(config: Config, options: OpenOptions): Promise<Services> {
-  const { secret, generatedAt } = resolveMasterSecret(config);
-  if (generatedAt) {
-    options.logger.warn(
-      { file: generatedAt },
-      'GATEHOUSE_SECRET is not set: generated one for the embedded database. Back it up; set GATEHOUSE_SECRET in production.',
-    );
-  }
   const db = await openDatabase(config.database, options.logger);
   try {
+    let migrationsApplied: readonly string[] = [];
     if (options.migrate) {
       const { applied } = await migrateToLatest(db);
+      migrationsApplied = applied;
       if (applied.length) options.logger.info({ applied }, 'database migrated');
+    } else {
+      await requireCurrentSchema(db);
     }
+    const { secret, generatedAt } = await resolveMasterSecret(config, { any: () => SigningKeyStore.anyStored(db.knex) });
+    if (generatedAt) {
+      options.logger.warn(
+        { file: generatedAt },
+        'GATEHOUSE_SECRET is not set: generated one for the embedded database. Back it up; set GATEHOUSE_SECRET in production.',
+      );
+    }
+    const masterSecret = new MasterSecret(secret);
+    const keys = new SigningKeyStore(db.knex, masterSecret);
+    if ((await keys.opensStoredKeys()) === false) throw wrongMasterSecret(config);
     const feed: ChangeFeed = options.listen
       ? await openChangeFeed(db, (error) => options.logger.warn({ err: error }, 'change feed connection lost'))
       : db.kind === 'postgres'
         ? new NotifyOnlyChangeFeed(db.knex)
         : await openChangeFeed(db, () => undefined);
-    const masterSecret = new MasterSecret(secret);
     const rateLimits = RateLimits.create(config, db, options.logger);
     return {
       config,
@@ -76,13 +85,14 @@ export async function openServices(config: Config, options: OpenOptions): Promis
       feed,
       secret: masterSecret,
       records: new OidcRecords(db.knex, config.storage.expiredRecordGrace),
-      keys: new SigningKeyStore(db.knex, masterSecret),
+      keys,
       clients: new ClientStore(db.knex, masterSecret, feed),
       resourceServers: new ResourceServerStore(db.knex, feed),
       accounts: new AccountStore(db.knex, feed),
       sessions: new SessionStore(db.knex, config.sessions.maxPerAccount, config.ttl.sessionMaxAge),
       rateLimits,
       initialAccessTokens: new InitialAccessTokenStore(db.knex, masterSecret),
+      migrationsApplied,
       async close() {
         await rateLimits.close();
         await feed.close();

@@ -124,11 +124,13 @@ export class OidcRecords {
   /** Marks a record consumed; true only for the one caller that actually consumed it. */
   async consume(model: string, id: string): Promise<boolean> {
     if (isUnstorableText(id)) return false;
+    // The updated rows, not the driver's count (its shape differs between pg and PGlite).
     const updated = await this.knex('oidc_records')
       .where({ model, id })
       .whereNull('consumed_at')
-      .update({ consumed_at: this.knex.fn.now() });
-    return updated === 1;
+      .update({ consumed_at: this.knex.fn.now() })
+      .returning('id');
+    return updated.length === 1;
   }
 
   async grantIdOf(model: string, id: string): Promise<string | undefined> {

@@ -1,67 +1,48 @@
 #!/usr/bin/env node
 /**
- * The `gatehouse` command. Thin: parses arguments, opens the services, calls the same domain
- * functions the admin API uses, prints for humans or (--json) for scripts.
- * Exit codes: 0 ok, 1 failure, 2 usage, 65 invalid input, 69 embedded database in use, 78 bad config.
+ * The `gatehouse` command. Thin: checks the runtime, parses its arguments (answering help,
+ * version and usage errors without loading the engine or opening the database), reads the
+ * command's input, then runs the command: inside the server that owns the embedded database if
+ * one is running, else here against the database. Commands are listed in commands.ts.
  */
+import '../require-supported-node.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { registerResourceServers } from '../apis/register.js';
-import { registerClients } from '../clients/register.js';
-import { ConfigError, configFromProcessEnvironment } from '../config/index.js';
-import { DataDirInUseError } from '../db/data-dir-lock.js';
-import { migrateToLatest } from '../db/migrate.js';
-import { payloadHasUnstorableText } from '../adapter/records.js';
-import { keyRetention } from '../provider/live.js';
-import { createLogger } from '../observability/logger.js';
-import { buildLiveProvider, openServices, type Services } from '../services.js';
-import { ValidationError, parseOrThrow } from '../validation.js';
-import { newAccountSchema } from '../accounts/schema.js';
-import { claimChangesSchema, claimsFromSources } from '../accounts/claims.js';
-import { describeReset, resetPassword } from '../accounts/password-reset.js';
-import { createOutput, UsageError, type Output } from './output.js';
-import { quickstart } from './quickstart.js';
-import { ADMIN_API, ADMIN_SCOPES } from '../admin/admin-api.js';
-import { initialAccessTokenCommand, type InitialAccessTokenFlags } from './initial-access-tokens.js';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { COMMANDS, findCommand, usageText, type CommandSpec } from './commands.js';
+import { UsageError } from './output.js';
+import { failure, runCommand, type CommandRequest, type CommandResult } from './run-command.js';
+import type { Config } from '../config/index.js';
 
-const USAGE = `Usage: gatehouse <command> [options]
+type Flags = Record<string, string | boolean | undefined>;
 
-Commands:
-  migrate                              apply database migrations
-  clients import FILE                  upsert clients from a JSON array of client metadata
-  clients list                         list registered clients
-  clients delete CLIENT_ID             delete a client and everything issued to it
-  apis import FILE                     upsert APIs (resource servers) from a JSON array
-  apis list                            list registered APIs
-  users create USERNAME --password-stdin [--email E] [--name N] [--claims FILE]
-  users update USERNAME [--email E] [--name N] [--claims FILE]
-                                       set OpenID Connect standard claims (FILE: a JSON object; null removes one)
-  users set-password USERNAME --password-stdin [--keep-sessions]
-                                       (ends the user's sessions and refresh tokens unless --keep-sessions)
-  users list                           list accounts
-  keys list                            list signing and cookie keys with their state
-  keys rotate                          publish new keys; they sign after KEY_PUBLISH_DELAY
-  admin bootstrap [CLIENT_ID]          create the first admin API client (default gatehouse-admin-cli)
-  initial-access-tokens create [--expires-in SECONDS] [--max-uses N] [--description TEXT]
-  initial-access-tokens list | revoke ID   tokens for dynamic client registration (REGISTRATION)
-  quickstart                           register a demo API, clients and user (embedded database)
+const GLOBAL_OPTIONS = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  'password-stdin': { type: 'boolean' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
 
-Options:
-  --json                               machine-readable output
-  --help                               this text
-`;
+function allOptions(): NonNullable<ParseArgsConfig['options']> {
+  const options: NonNullable<ParseArgsConfig['options']> = { ...GLOBAL_OPTIONS };
+  for (const command of COMMANDS) for (const [name, option] of Object.entries(command.options ?? {})) options[name] = { type: option.type };
+  return options;
+}
 
-async function readJsonFile(file: string | undefined): Promise<unknown> {
-  if (!file) throw new UsageError('a FILE argument is required');
-  const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new ValidationError([`${file} is not valid JSON: ${(error as Error).message}`]);
+function version(): string {
+  // src/cli (tsx) or dist/src/cli (built): the nearest package.json above is Gatehouse's.
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      return (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      const parent = path.dirname(dir);
+      if (parent === dir) return 'unknown';
+      dir = parent;
+    }
   }
-  if (payloadHasUnstorableText(parsed)) throw new ValidationError([`${file}: values must not contain NUL characters or unpaired surrogates`]);
-  return parsed;
 }
 
 async function readStdin(): Promise<string> {
@@ -70,195 +51,112 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function readPassword(flags: { 'password-stdin'?: boolean }): Promise<string> {
-  if (!flags['password-stdin']) throw new UsageError('pass the password on standard input with --password-stdin');
-  return (await readStdin()).replace(/\r?\n$/, '');
+/** What the command reads from the operator's side: files relative to here, stdin. */
+async function readInput(spec: CommandSpec, target: string | undefined, flags: Flags): Promise<unknown> {
+  if (spec.input === 'password') {
+    if (!flags['password-stdin']) throw new UsageError('pass the password on standard input with --password-stdin');
+    return (await readStdin()).replace(/\r?\n$/, '');
+  }
+  if (spec.input !== 'json-file' || !target) return undefined;
+  return readJsonFile(target);
 }
 
-type Flags = { json?: boolean; 'password-stdin'?: boolean; 'keep-sessions'?: boolean; email?: string; name?: string; claims?: string; 'i-know-this-is-a-real-database'?: boolean } & InitialAccessTokenFlags;
+/** The JSON files named by the spec's file options (e.g. `--claims FILE`), by option name. */
+async function readFileOptions(spec: CommandSpec, flags: Flags): Promise<Record<string, unknown>> {
+  const files: Record<string, unknown> = {};
+  for (const option of spec.fileOptions ?? []) {
+    const file = flags[option];
+    if (typeof file === 'string') files[option] = await readJsonFile(file);
+  }
+  return files;
+}
 
-async function run(services: Services, args: string[], flags: Flags, out: Output): Promise<void> {
-  const [noun, verb, target] = args;
-  const logger = createLogger('warn');
-  if (noun === 'initial-access-tokens') return initialAccessTokenCommand(services, verb, target, flags, out);
-  switch (`${noun} ${verb ?? ''}`.trim()) {
-    case 'migrate': {
-      const { applied } = await migrateToLatest(services.db);
-      out.result(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date', { applied });
-      return;
+async function readJsonFile(target: string): Promise<unknown> {
+  const text = target === '-' ? await readStdin() : await readFile(target, 'utf8');
+  const { ValidationError } = await import('../validation.js');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ValidationError([`${target} is not valid JSON: ${(error as Error).message}`]);
+  }
+  const { payloadHasUnstorableText } = await import('../adapter/records.js');
+  if (payloadHasUnstorableText(parsed)) throw new ValidationError([`${target}: values must not contain NUL characters or unpaired surrogates`]);
+  return parsed;
+}
+
+function checkArguments(spec: CommandSpec, rest: readonly string[], flags: Flags): string | undefined {
+  const [target, extra] = rest;
+  if (extra !== undefined) throw new UsageError(`${spec.name}: unexpected argument "${extra}"`);
+  if (spec.requires && !target) throw new UsageError(`${spec.name} needs ${spec.requires}`);
+  for (const name of Object.keys(flags)) {
+    if (!(name in GLOBAL_OPTIONS) && !(name in (spec.options ?? {}))) throw new UsageError(`--${name} does not apply to ${spec.name}`);
+  }
+  return target;
+}
+
+async function runHere(spec: CommandSpec, request: CommandRequest, config: Config): Promise<CommandResult> {
+  if (!spec.migrates && config.database.kind === 'embedded' && !existsSync(config.database.dataDir)) {
+    // Nothing to open: say so without creating an empty database.
+    throw (await import('../db/migrate.js')).NotMigratedError.nothingApplied();
+  }
+  const { openServices, buildLiveProvider } = await import('../services.js');
+  const { createLogger } = await import('../observability/logger.js');
+  // Logs go to stderr: stdout carries the command's output (JSON with --json).
+  const logger = createLogger('warn', process.stderr);
+  const services = await openServices(config, { logger, listen: false, migrate: Boolean(spec.migrates) });
+  try {
+    let live: ReturnType<typeof buildLiveProvider> | undefined;
+    return await runCommand(spec, request, { services, migrationsApplied: services.migrationsApplied, provider: async () => (await (live ??= buildLiveProvider(services, logger))).live });
+  } finally {
+    await services.close();
+  }
+}
+
+async function execute(spec: CommandSpec, rest: readonly string[], flags: Flags): Promise<CommandResult> {
+  try {
+    const target = checkArguments(spec, rest, flags);
+    const { configFromProcessEnvironment, configWarningsFromProcessEnvironment } = await import('../config/index.js');
+    for (const warning of configWarningsFromProcessEnvironment()) process.stderr.write(`gatehouse: warning: ${warning}\n`);
+    const config = configFromProcessEnvironment();
+    spec.guard?.(config.database.kind, flags);
+    const request: CommandRequest = { command: spec.name, target, flags, input: await readInput(spec, target, flags), files: await readFileOptions(spec, flags) };
+    if (config.database.kind === 'embedded') {
+      const { sendToServer, cliSocketPath } = await import('./remote.js');
+      const answered = await sendToServer(cliSocketPath(config.dataDir), request);
+      if (answered) return answered;
     }
-    case 'clients import': {
-      const { live } = await buildLiveProvider(services, logger);
-      const saved = await registerClients(await readJsonFile(target), live.current, services.clients);
-      for (const warning of saved.flatMap((c) => c.warnings ?? [])) process.stderr.write(`gatehouse: warning: ${warning}\n`);
-      out.result(
-        saved
-          .map((c) => `${c.created ? 'created' : 'updated'} ${c.clientId}${c.generatedSecret ? `\n  client_secret: ${c.generatedSecret} (shown once; store it now)` : ''}`)
-          .join('\n'),
-        saved,
-      );
-      return;
-    }
-    case 'clients list': {
-      const clients = await services.clients.list();
-      out.table(
-        clients.map((c) => ({ client_id: c.clientId, name: c.clientName, grants: c.grantTypes.join(','), auth: c.authMethod, scope: c.scope, pkce: c.pkceRequired ? 'required' : 'OFF (opt-out)', origin: c.origin })),
-        clients,
-      );
-      return;
-    }
-    case 'clients delete': {
-      if (!target) throw new UsageError('clients delete needs a CLIENT_ID');
-      if (!(await services.clients.delete(target))) throw new ValidationError([`no client "${target}"`]);
-      out.result(`deleted ${target}`, { deleted: target });
-      return;
-    }
-    case 'apis import': {
-      const saved = await registerResourceServers(await readJsonFile(target), services.resourceServers);
-      out.result(saved.map((a) => `${a.created ? 'created' : 'updated'} ${a.identifier}`).join('\n'), saved);
-      return;
-    }
-    case 'apis list': {
-      const apis = [...(await services.resourceServers.all()).values()];
-      out.table(apis.map((a) => ({ identifier: a.identifier, name: a.name, scopes: a.scopes.join(' '), format: a.token_format, ttl: a.access_token_ttl ?? '' })), apis);
-      return;
-    }
-    case 'users create': {
-      const claims = claimsFromSources(flags.claims ? await readJsonFile(flags.claims) : undefined, flags);
-      const input = parseOrThrow(newAccountSchema, { ...claims, username: target });
-      const account = await services.accounts.create(input, await readPassword(flags));
-      out.result(`created user ${account.username} (sub ${account.id})`, account);
-      return;
-    }
-    case 'users update': {
-      // FLOW-10: standard claims from --claims FILE (a JSON object; null removes a claim) and flags.
-      if (!target) throw new UsageError('users update needs a USERNAME');
-      const changes = parseOrThrow(claimChangesSchema, claimsFromSources(flags.claims ? await readJsonFile(flags.claims) : undefined, flags));
-      const account = await services.accounts.updateClaims(target, changes);
-      out.result(`updated user ${account.username}`, account);
-      return;
-    }
-    case 'users set-password': {
-      if (!target) throw new UsageError('users set-password needs a USERNAME');
-      const reset = await resetPassword(services, target, await readPassword(flags), { keepSessions: Boolean(flags['keep-sessions']) });
-      out.result(describeReset(reset), {
-        username: reset.account.username,
-        id: reset.account.id,
-        sessions_ended: reset.sessionsEnded,
-        ended_sessions: reset.endedSessions,
-        revoked_grants: reset.revokedGrants,
-      });
-      return;
-    }
-    case 'users list': {
-      const accounts = await services.accounts.list();
-      out.table(accounts.map((a) => ({ username: a.username, sub: a.id, email: a.email, disabled: a.disabled })), accounts);
-      return;
-    }
-    case 'keys list': {
-      await services.keys.ensureInitialKeys();
-      const keys = await services.keys.list(new Date(), keyRetention({ config: services.config }, { resourceServers: await services.resourceServers.all() }));
-      const rows = keys.map(({ key, state, publishedUntil }) => ({
-        kid: key.kid,
-        purpose: key.purpose,
-        alg: key.alg,
-        state,
-        activates: key.activatesAt,
-        published_until: publishedUntil,
-      }));
-      out.table(rows);
-      return;
-    }
-    case 'keys rotate': {
-      await services.keys.ensureInitialKeys();
-      const { kids, activatesAt } = await services.keys.rotate(services.config.keys.publishDelay);
-      await services.feed.publish('keys');
-      out.result(`published ${kids.join(', ')}; they become the signers at ${activatesAt.toISOString()}`, { kids, activatesAt });
-      return;
-    }
-    case 'admin bootstrap': {
-      // The first admin client: a confidential service client allowed the admin API's scopes.
-      const clientId = target ?? 'gatehouse-admin-cli';
-      const { live } = await buildLiveProvider(services, logger);
-      const [saved] = await registerClients(
-        [{ client_id: clientId, client_name: 'Gatehouse administration', grant_types: ['client_credentials'], scope: ADMIN_SCOPES.join(' ') }],
-        live.current,
-        services.clients,
-        { allowReservedIds: true },
-      );
-      const secret = saved?.generatedSecret;
-      out.result(
-        [
-          `${saved?.created ? 'created' : 'updated'} admin client ${clientId}`,
-          secret ? `  client_secret: ${secret} (shown once; store it now)` : '  (secret unchanged)',
-          '  get a token:',
-          `  curl -s -u ${clientId}:${secret ?? 'SECRET'} -d grant_type=client_credentials -d resource=${ADMIN_API} -d "scope=admin:read admin:write" ${services.config.issuer}/token`,
-        ].join('\n'),
-        { clientId, clientSecret: secret, resource: ADMIN_API, scopes: ADMIN_SCOPES },
-      );
-      return;
-    }
-    case 'quickstart': {
-      const { live } = await buildLiveProvider(services, logger);
-      await quickstart(services, live, out, Boolean(flags['i-know-this-is-a-real-database']));
-      return;
-    }
-    default:
-      throw new UsageError(noun ? `unknown command "${args.join(' ')}"` : 'a command is required');
+    return await runHere(spec, request, config);
+  } catch (error) {
+    return failure(error, Boolean(flags['json']));
   }
 }
 
 export async function cli(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        'password-stdin': { type: 'boolean' },
-        'keep-sessions': { type: 'boolean' },
-        email: { type: 'string' },
-        name: { type: 'string' },
-        claims: { type: 'string' },
-        'i-know-this-is-a-real-database': { type: 'boolean' },
-        'expires-in': { type: 'string' },
-        'max-uses': { type: 'string' },
-        description: { type: 'string' },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: allOptions() });
   } catch (error) {
-    process.stderr.write(`gatehouse: ${(error as Error).message}\n\n${USAGE}`);
+    process.stderr.write(`gatehouse: ${(error as Error).message}\n\n${usageText()}`);
     return 2;
   }
-  const { values: flags, positionals } = parsed;
-  if (flags.help || !positionals.length) {
-    process.stdout.write(USAGE);
-    return flags.help ? 0 : 2;
-  }
-  const out = createOutput(Boolean(flags.json));
-  let services: Services | undefined;
-  try {
-    const config = configFromProcessEnvironment();
-    services = await openServices(config, { logger: createLogger('warn'), listen: false, migrate: true });
-    await run(services, positionals, flags as Flags, out);
+  const flags = parsed.values as Flags;
+  const { positionals } = parsed;
+  if (flags['version']) {
+    process.stdout.write(`gatehouse ${version()}\n`);
     return 0;
-  } catch (error) {
-    const fail = (code: number, problems: readonly string[]) => {
-      if (out.json) process.stderr.write(`${JSON.stringify({ error: problems })}\n`);
-      else for (const problem of problems) process.stderr.write(`gatehouse: ${problem}\n`);
-      return code;
-    };
-    if (error instanceof UsageError) return fail(2, [error.message]);
-    if (error instanceof ValidationError) return fail(65, error.problems);
-    if (error instanceof ConfigError) return fail(78, error.problems);
-    if (error instanceof DataDirInUseError) return fail(69, [error.message]);
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return fail(65, [(error as Error).message]);
-    return fail(1, [(error as Error).message]);
-  } finally {
-    await services?.close();
   }
+  if (flags['help'] || positionals[0] === 'help' || !positionals.length) {
+    process.stdout.write(usageText());
+    return positionals.length || flags['help'] ? 0 : 2;
+  }
+  const found = findCommand(positionals);
+  const result = found
+    ? await execute(found.spec, found.rest, flags)
+    : failure(new UsageError(`unknown command "${positionals.join(' ')}" (gatehouse help lists the commands)`), Boolean(flags['json']));
+  process.stdout.write(result.stdout);
+  process.stderr.write(result.stderr);
+  return result.code;
 }
 
 cli(process.argv.slice(2)).then((code) => {

@@ -3,11 +3,20 @@ export interface Output {
   readonly json: boolean;
   result(human: string, data: unknown): void;
   table(rows: readonly Record<string, unknown>[], data?: unknown): void;
+  /** A line for the operator beside the result (stderr), e.g. a risky choice that was accepted. */
+  warn(text: string): void;
 }
 
-export function createOutput(json: boolean, write: (text: string) => void = (t) => process.stdout.write(t)): Output {
+export function createOutput(
+  json: boolean,
+  write: (text: string) => void = (t) => process.stdout.write(t),
+  writeWarning: (text: string) => void = (t) => process.stderr.write(t),
+): Output {
   return {
     json,
+    warn(text) {
+      writeWarning(`gatehouse: warning: ${text}\n`);
+    },
     result(human, data) {
       write(json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`);
     },

@@ -229,12 +229,13 @@ export class ClientStore {
 
   /** Deletes a client and every artefact issued to it. */
   async delete(clientId: string): Promise<boolean> {
+    // The deleted rows, not a count: knex's count is a number on pg but a result object on PGlite.
     const deleted = await this.knex.transaction(async (trx) => {
-      const count = await trx('clients').where('client_id', clientId).delete();
-      if (count) await trx('oidc_records').whereRaw("payload->>'clientId' = ?", [clientId]).delete();
-      return count;
+      const rows = await trx('clients').where('client_id', clientId).delete().returning('client_id');
+      if (rows.length) await trx('oidc_records').whereRaw("payload->>'clientId' = ?", [clientId]).delete();
+      return rows.length > 0;
     });
     await this.feed.publish('clients', clientId);
-    return deleted > 0;
+    return deleted;
   }
 }

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { environmentSchema } from './schema.js';
+import { unknownSettingWarnings } from './unknown-settings.js';
 
 export interface Config {
   readonly issuer: string;
@@ -123,7 +124,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = environmentSchema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+      withCrossFieldIssues(env, parsed.error.issues).map((issue) => {
         const name = issue.path.join('.');
         return issue.message.startsWith(name) || !name ? issue.message : `${name}: ${issue.message}`;
       }),
@@ -135,7 +136,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return deepFreeze<Config>({
     issuer,
     port: e.PORT,
-    host: e.HOST,
+    // A fresh embedded server (demo credentials, generated secret) stays on this machine unless
+    // told otherwise; a PostgreSQL deployment runs in containers behind a proxy.
+    host: e.HOST ?? (e.DATABASE_URL ? '0.0.0.0' : '127.0.0.1'),
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DB_POOL_MAX }
       : { kind: 'embedded', dataDir: path.join(dataDir, 'pgdata') },
@@ -212,6 +215,32 @@ function withPort(issuer: string, port: number): string {
   const url = new URL(issuer);
   url.port = String(port);
   return url.href;
+}
+
+type Issue = { readonly path: readonly PropertyKey[]; readonly message: string };
+
+/**
+ * A value of the wrong type stops zod before the checks that relate several settings; run
+ * those again without the broken settings so one problem does not hide another. A check that
+ * names a broken setting is left out (its verdict would rest on a default).
+ */
+function withCrossFieldIssues(env: Record<string, string | undefined>, issues: readonly Issue[]): Issue[] {
+  const broken = new Set(issues.map((issue) => String(issue.path[0] ?? '')));
+  const rest = Object.fromEntries(Object.entries(env).filter(([name]) => !broken.has(name)));
+  const retried = environmentSchema.safeParse(rest);
+  const more = retried.success
+    ? []
+    : retried.error.issues.filter((issue) => !broken.has(String(issue.path[0] ?? '')) && ![...broken].some((name) => name && issue.message.includes(name)));
+  return [...issues, ...more];
+}
+
+/** Warnings about variables that look like settings but are not (typos): one line each. */
+export function configWarnings(env: Record<string, string | undefined>): string[] {
+  return unknownSettingWarnings(env, Object.keys(environmentSchema.shape));
+}
+
+export function configWarningsFromProcessEnvironment(): string[] {
+  return configWarnings(process.env);
 }
 
 /** The only reader of process.env in the code base. */

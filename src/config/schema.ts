@@ -44,7 +44,8 @@ export const environmentSchema = z
       .min(0, 'PORT must be between 0 and 65535')
       .max(65535, 'PORT must be between 0 and 65535')
       .default(3000),
-    HOST: z.string().min(1).default('0.0.0.0'),
+    // Default chosen in loadConfig: loopback on the embedded database, every interface with DATABASE_URL.
+    HOST: z.string().min(1).optional(),
     ISSUER: optionalText.pipe(
       z
         .url({ protocol: /^https?$/, error: 'ISSUER must be an absolute http(s) URL' })

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { knexLog } from './knex-log.js';
 import type { Config } from '../config/index.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { assertDatabaseReachable } from './reachability.js';
 
 export type DatabaseKind = 'postgres' | 'embedded';
 
@@ -31,6 +32,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value,
 export async function openDatabase(database: Config['database'], logger?: Logger): Promise<Database> {
   const log = logger ? { log: knexLog(logger) } : {};
   if (database.kind === 'postgres') {
+    await assertDatabaseReachable(database.url);
     const knex = knexFactory({
       ...log,
       client: 'pg',

@@ -48,3 +48,26 @@ export async function pendingMigrations(db: Database): Promise<string[]> {
   const [, pending] = (await db.knex.migrate.list(migrationConfig)) as [unknown[], Migration[]];
   return pending.map((migration) => migration.name ?? String(migration));
 }
+
+/** A command that needs the current schema found migrations not applied. */
+export class NotMigratedError extends Error {
+  constructor(readonly pending: readonly string[]) {
+    super(
+      pending.length === migrations.length
+        ? 'the database has no Gatehouse schema yet: run `gatehouse migrate` (or start the server, which migrates)'
+        : `the database schema is behind this version of Gatehouse (${pending.length} migration${pending.length === 1 ? '' : 's'} pending): run \`gatehouse migrate\` (or start the server, which migrates)`,
+    );
+    this.name = 'NotMigratedError';
+  }
+
+  /** For a database that does not exist yet. */
+  static nothingApplied(): NotMigratedError {
+    return new NotMigratedError(migrations.map((migration) => migration.name));
+  }
+}
+
+/** Refuses to work on a schema that is missing or behind: only `migrate` and the server change it. */
+export async function requireCurrentSchema(db: Database): Promise<void> {
+  const pending = await pendingMigrations(db);
+  if (pending.length) throw new NotMigratedError(pending);
+}

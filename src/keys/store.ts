@@ -97,6 +97,28 @@ export class SigningKeyStore {
   }
 
   /** First start: create keys that sign immediately, once for the whole fleet. */
+  /** Whether any key is stored (sealed under some master secret). */
+  static async anyStored(knex: Knex): Promise<boolean> {
+    return Boolean(await knex('keys').first('kid'));
+  }
+
+  /**
+   * Whether this store's master secret opens the stored keys (undefined: none stored). A wrong
+   * secret is otherwise only noticed as "unable to authenticate data" deep inside start-up.
+   */
+  async opensStoredKeys(): Promise<boolean | undefined> {
+    const row = (await this.knex<KeyRow>('keys').select('kid', 'sealed_material').orderBy('created_at', 'desc').first()) as
+      | Pick<KeyRow, 'kid' | 'sealed_material'>
+      | undefined;
+    if (!row) return undefined;
+    try {
+      this.secret.decrypt(row.sealed_material, this.sealContext(row.kid));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   async ensureInitialKeys(): Promise<string[]> {
     return this.knex.transaction(async (trx) => {
       await trx.raw('SELECT pg_advisory_xact_lock(?)', [KEY_CREATION_LOCK]);
@@ -162,6 +184,7 @@ export class SigningKeyStore {
   async deleteExpired(now: Date, retention: Retention): Promise<number> {
     const expired = (await this.list(now, retention)).filter((entry) => entry.state === 'expired');
     if (!expired.length) return 0;
-    return this.knex('keys').whereIn('kid', expired.map((entry) => entry.key.kid)).delete();
+    const deleted = await this.knex('keys').whereIn('kid', expired.map((entry) => entry.key.kid)).delete().returning('kid');
+    return deleted.length;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/index.js';
+import { ConfigError, configWarnings, loadConfig } from '../../src/config/index.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -66,6 +66,41 @@ describe('configuration', () => {
   it('strips a trailing slash from the issuer and rejects a query', () => {
     expect(loadConfig({ ISSUER: 'https://id.example.com/', TRUST_PROXY: 'true' }).issuer).toBe('https://id.example.com');
     expect(problemsOf({ ISSUER: 'https://id.example.com/?x=1', TRUST_PROXY: 'true' })[0]).toMatch(/ISSUER/);
+  });
+
+  it('a wrong type does not hide the checks that relate settings: one line per problem', () => {
+    const problems = problemsOf({ PORT: 'eighty', DATABASE_URL: 'postgres://db/g', SESSION_IDLE_TIMEOUT: 'soon', SESSION_MAX_AGE: '60' });
+    expect(problems).toEqual([
+      'PORT must be a number',
+      'SESSION_IDLE_TIMEOUT must be a whole number of seconds',
+      expect.stringMatching(/^GATEHOUSE_SECRET is required when DATABASE_URL is set/),
+    ]);
+  });
+
+  it('listens on 127.0.0.1 on the embedded database and on every interface with PostgreSQL, unless HOST is set', () => {
+    expect(loadConfig({}).host).toBe('127.0.0.1');
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/g', GATEHOUSE_SECRET: 'x'.repeat(32) }).host).toBe('0.0.0.0');
+    expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/g', GATEHOUSE_SECRET: 'x'.repeat(32), HOST: '127.0.0.1' }).host).toBe('127.0.0.1');
+  });
+});
+
+describe('configuration warnings', () => {
+  it('names a misspelt setting and the one it probably meant', () => {
+    expect(configWarnings({ SESION_IDLE_TIMEOUT: '600', DATABASE_URI: 'postgres://db/g', METRIC_PORT: 'off' })).toEqual([
+      'DATABASE_URI is not a Gatehouse setting and is ignored: did you mean DATABASE_URL?',
+      'METRIC_PORT is not a Gatehouse setting and is ignored: did you mean METRICS_PORT?',
+      'SESION_IDLE_TIMEOUT is not a Gatehouse setting and is ignored: did you mean SESSION_IDLE_TIMEOUT?',
+    ]);
+  });
+
+  it('flags every unknown GATEHOUSE_ name', () => {
+    expect(configWarnings({ GATEHOUSE_COLOUR: 'blue' })).toEqual([expect.stringMatching(/^GATEHOUSE_COLOUR is not a Gatehouse setting/)]);
+  });
+
+  it("leaves known settings and other software's variables alone", () => {
+    const env = { HOME: '/root', HOSTNAME: 'box', PATH: '/bin', PWD: '/', LANG: 'C', TERM: 'xterm', NODE_OPTIONS: '', PGHOST: 'db', npm_config_cache: '/x' };
+    expect(configWarnings({ ...env, SESSION_IDLE_TIMEOUT: '600', HOST: '0.0.0.0', PORT: '3000', GATEHOUSE_SECRET: 'x'.repeat(32) })).toEqual([]);
   });
 });
 

@@ -40,8 +40,14 @@ describe('NET-5 deployment files', () => {
       expect(service?.networks).not.toContain('edge');
       expect(service?.environment?.['TRUST_PROXY']).toBe('true');
       expect(service?.environment?.['GATEHOUSE_SECRET']).toContain('GATEHOUSE_SECRET');
+      // The proxy reaches them on the app network: every interface, said explicitly.
+      expect(service?.environment?.['HOST']).toBe('0.0.0.0');
     }
     expect(compose.networks['app']?.internal).toBe(true);
+  });
+
+  it('listens on every interface inside the container image (only published ports are reachable)', () => {
+    expect(readFileSync('Dockerfile', 'utf8')).toMatch(/^ENV HOST=0\.0\.0\.0$/m);
   });
 });
 

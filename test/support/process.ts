@@ -10,9 +10,15 @@ export interface GatehouseProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function spawnGatehouse(env: Record<string, string>, port: number): Promise<GatehouseProcess> {
+/** The test defaults, overridden by `env`; a variable given as undefined is left unset. */
+function serverEnvironment(env: Record<string, string | undefined>, port: number): Record<string, string> {
+  const merged: Record<string, string | undefined> = { PATH: process.env['PATH'] ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', METRICS_PORT: 'off', WORKERS: '1', ...env };
+  return Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
+
+export async function spawnGatehouse(env: Record<string, string | undefined>, port: number): Promise<GatehouseProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/main.ts')], {
-    env: { PATH: process.env['PATH'] ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', METRICS_PORT: 'off', WORKERS: '1', ...env },
+    env: serverEnvironment(env, port),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -43,4 +49,39 @@ export async function spawnGatehouse(env: Record<string, string>, port: number):
       return exited;
     },
   };
+}
+
+export interface FinishedProcess {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs a Gatehouse entry point (`src/main.ts`, `src/cli/main.ts`) to its end: for starts that
+ * must fail, and CLI commands. `node` is the runtime (default: the one running the tests).
+ */
+export function runToEnd(
+  entry: string,
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+  options: { node?: string; stdin?: string; port?: number; timeoutMs?: number } = {},
+): Promise<FinishedProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(options.node ?? process.execPath, ['--import', 'tsx', path.resolve(entry), ...args], {
+      env: serverEnvironment(env, options.port ?? 0),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 80_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.stdin ?? '');
+  });
 }
