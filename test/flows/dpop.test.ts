@@ -68,7 +68,8 @@ beforeAll(async () => {
   storage = await createTestStorage('postgres');
   server = await startTestServer(storage);
   await registerApi(server);
-  service = await registerServiceClient(server);
+  // It introspects the user tokens of other clients too: a resource server's permission.
+  service = await registerServiceClient(server, 'service', 'things:read things:write', { introspect_any_token: true });
   await registerClient(server, { client_id: 'bound-service', client_secret: boundSecret, grant_types: ['client_credentials'], scope: 'things:read', dpop_bound_access_tokens: true });
   await registerSpaClient(server);
   user = await registerUser(server);

@@ -77,7 +77,7 @@ async function setUp(kind: DatabaseChoice): Promise<Fixture> {
       jwks: { keys: [cert.jwk] },
     });
   }
-  const resourceServer = await registerServiceClient(server, 'resource-server', 'things:read');
+  const resourceServer = await registerServiceClient(server, 'resource-server', 'things:read', { introspect_any_token: true });
   return { server, storage, files, authority, mtlsUrl: server.gatehouse.mtls!.url, certs, selfSigned, expiredSelfSigned, resourceServer };
 }
 

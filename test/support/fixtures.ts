@@ -22,9 +22,9 @@ export async function registerClient(server: TestServer, metadata: ClientMetadat
   return saved;
 }
 
-export async function registerServiceClient(server: TestServer, clientId = 'service', scope = 'things:read things:write') {
+export async function registerServiceClient(server: TestServer, clientId = 'service', scope = 'things:read things:write', metadata: Partial<ClientMetadataInput> = {}) {
   const secret = randomBytes(32).toString('base64url');
-  await registerClient(server, { client_id: clientId, client_secret: secret, grant_types: ['client_credentials'], scope });
+  await registerClient(server, { client_id: clientId, client_secret: secret, grant_types: ['client_credentials'], scope, ...metadata });
   return { clientId, secret };
 }
 
