@@ -8,6 +8,10 @@
 // Set by Gatehouse itself, not by operators.
 const INTERNAL = new Set(['GATEHOUSE_WORKER']);
 
+// Other software's variables that happen to sit close to a setting (OpenSSL's trust store is
+// SSL_CERT_FILE, two edits from TLS_CERT_FILE) and are set on many hosts and images.
+const OTHER_SOFTWARE = new Set(['SSL_CERT_FILE', 'SSL_CERT_DIR', 'NIX_SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'PGPORT', 'PGHOST']);
+
 /** Edit distance (insertions, deletions, substitutions, adjacent swaps). */
 export function editDistance(a: string, b: string): number {
   const rows = a.length + 1;
@@ -42,7 +46,7 @@ export function unknownSettingWarnings(env: Record<string, string | undefined>, 
   const knownSet = new Set(known);
   const warnings: string[] = [];
   for (const name of Object.keys(env).sort()) {
-    if (knownSet.has(name) || INTERNAL.has(name) || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
+    if (knownSet.has(name) || INTERNAL.has(name) || OTHER_SOFTWARE.has(name) || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
     const suggestion = closest(name, known);
     if (suggestion) warnings.push(`${name} is not a Gatehouse setting and is ignored: did you mean ${suggestion}?`);
     else if (name.startsWith('GATEHOUSE_')) warnings.push(`${name} is not a Gatehouse setting and is ignored (see the configuration table in the README)`);

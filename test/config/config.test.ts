@@ -99,7 +99,11 @@ describe('configuration warnings', () => {
   });
 
   it("leaves known settings and other software's variables alone", () => {
-    const env = { HOME: '/root', HOSTNAME: 'box', PATH: '/bin', PWD: '/', LANG: 'C', TERM: 'xterm', NODE_OPTIONS: '', PGHOST: 'db', npm_config_cache: '/x' };
+    const env = {
+      ...{ HOME: '/root', HOSTNAME: 'box', PATH: '/bin', PWD: '/', LANG: 'C', TERM: 'xterm', NODE_OPTIONS: '', PGHOST: 'db', npm_config_cache: '/x' },
+      // OpenSSL's and Node's trust-store variables, set on many images; one is close to TLS_CERT_FILE.
+      ...{ SSL_CERT_FILE: '/etc/ssl/certs/ca-certificates.crt', SSL_CERT_DIR: '/etc/ssl/certs', NODE_EXTRA_CA_CERTS: '/ca.pem' },
+    };
     expect(configWarnings({ ...env, SESSION_IDLE_TIMEOUT: '600', HOST: '0.0.0.0', PORT: '3000', GATEHOUSE_SECRET: 'x'.repeat(32) })).toEqual([]);
   });
 });
