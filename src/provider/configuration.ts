@@ -110,6 +110,9 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
       },
     },
     allowOmittingSingleRegisteredRedirectUri: false,
+    // Subjects are public only, so a sector identifier means nothing here; and the engine would
+    // fetch a registrant's sector_identifier_uri before Gatehouse's registration policy refuses it.
+    sectorIdentifierUriValidate: () => false,
     rotateRefreshToken: true,
     // FLOW-4: a client allowed the refresh_token grant gets one; public clients included.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),

@@ -5,6 +5,7 @@
  * - only the grant types, authentication methods and scopes the operator allows;
  * - redirect URIs over https on the allowed hosts if the operator lists them, custom schemes
  *   only as reversed domain names (http only on loopback, as the client schema says for all);
+ * - nothing only an operator may grant: no `introspect_any_token`;
  * - PKCE for every registered client (no `require_pkce: false`), no client credentials for a
  *   public client, keys by value only (a `jwks_uri` would make Gatehouse fetch URLs chosen by
  *   anyone allowed to register).
@@ -92,6 +93,8 @@ function policyProblems(client: RegisteredMetadata, policy: RegistrationPolicy):
     if (!scopes.has(scope)) problems.push(`scope: "${scope}" is not available to registered clients`);
   }
   if (client.require_pkce === false) problems.push('require_pkce: a registered client cannot turn PKCE off');
+  // Operator-only: it lets a client learn about every other client's tokens (issue 13 item 9).
+  if (client.introspect_any_token) problems.push('introspect_any_token: only an operator can let a client introspect other clients\' tokens');
   if (client.jwks_uri) problems.push('jwks_uri: registered clients send their public keys by value, in jwks');
   problems.push(...redirectProblems('redirect_uris', client.redirect_uris, policy));
   problems.push(...redirectProblems('post_logout_redirect_uris', client.post_logout_redirect_uris, policy));

@@ -3,6 +3,7 @@
  * in `open` mode, on PostgreSQL and on the embedded database: what the engine's own
  * registration tests check, held by Gatehouse's storage, plus the registration policy.
  */
+import net from 'node:net';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpBrowser } from '../support/browser-over-http.js';
@@ -114,6 +115,7 @@ describe.each(['postgres', 'embedded'] as const)('FLOW-11 dynamic client registr
     [{ redirect_uris: [REDIRECT], favourite_colour: 'blue' }, 'favourite_colour', 'invalid_client_metadata'],
     [{ redirect_uris: [REDIRECT], scope: 'openid things:write' }, 'scope', 'invalid_client_metadata'],
     [{ redirect_uris: [REDIRECT], require_pkce: false }, 'require_pkce', 'invalid_client_metadata'],
+    [{ redirect_uris: [REDIRECT], introspect_any_token: true }, 'introspect_any_token', 'invalid_client_metadata'],
     [{ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['client_credentials'], scope: 'things:read' }, 'grant_types', 'invalid_client_metadata'],
     [{ redirect_uris: [REDIRECT], jwks_uri: 'https://rp.test.example/jwks' }, 'jwks_uri', 'invalid_client_metadata'],
     [{ redirect_uris: ['http://rp.test.example/cb'] }, 'redirect_uris', 'invalid_redirect_uri'],
@@ -127,6 +129,24 @@ describe.each(['postgres', 'embedded'] as const)('FLOW-11 dynamic client registr
     expect(body.error).toBe(error);
     expect(body.error_description).toContain(field);
     expect(await server.gatehouse.services.clients.list()).toEqual(before);
+  });
+
+  it('never fetches a URL a registrant names: sector_identifier_uri is refused without a request to it', async () => {
+    let connections = 0;
+    const listener = net.createServer((socket) => {
+      connections += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = listener.address() as net.AddressInfo;
+      const response = await register({ redirect_uris: [REDIRECT], sector_identifier_uri: `https://127.0.0.1:${port}/sector.json` });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error_description: string }).error_description).toContain('sector_identifier_uri');
+      expect(connections).toBe(0);
+    } finally {
+      listener.close();
+    }
   });
 
   it('reads a registration with its registration access token, never returning the stored secret hash', async () => {
