@@ -2,14 +2,18 @@
  * Client certificates forwarded by a proxy or service-mesh sidecar that terminated mTLS
  * (FLOW-8). Enforces: the header counts only from a peer in TRUSTED_PROXIES — the TCP peer, not
  * anything the request says about itself; two formats, Envoy/Istio's x-forwarded-client-cert
- * (`...;Cert="<url-encoded PEM>"`, the last element being the hop nearest to us) and nginx's
- * URL-encoded PEM (`$ssl_client_escaped_cert`); anything else is no certificate.
+ * (`...;Cert="<url-encoded PEM>"`) and nginx's URL-encoded PEM (`$ssl_client_escaped_cert`);
+ * a header that names more than one certificate is no certificate: Envoy leaves values such as a
+ * URI SAN unquoted, so a client certificate whose SAN reads `x,Cert="<someone else's PEM>"`
+ * could otherwise pose as a second, nearer element; anything else is no certificate too.
  */
 import { BlockList, isIP } from 'node:net';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 
 const PEM = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
+const CERT_KEYS = /(^|[;,\s])cert=/gi;
+const PEM_BEGINS = /-----BEGIN CERTIFICATE-----/g;
 
 /** Peer addresses whose forwarded certificate header is believed. */
 export class TrustedProxies {
@@ -73,8 +77,11 @@ function decoded(value: string): string | undefined {
 /** The PEM of the forwarded leaf certificate in either format, or undefined. */
 export function forwardedCertificatePem(header: string | string[] | undefined): string | undefined {
   if (typeof header !== 'string' || !header || header.length > 32 * 1024) return undefined;
-  const raw = /(^|[;,\s])cert=/i.test(header) ? xfccCert(header) : header;
-  const pem = raw === undefined ? undefined : decoded(raw)?.match(PEM)?.[0];
+  const certKeys = header.match(CERT_KEYS)?.length ?? 0;
+  if (certKeys > 1) return undefined;
+  const text = decoded(certKeys ? (xfccCert(header) ?? '') : header);
+  if (!text || (text.match(PEM_BEGINS)?.length ?? 0) !== 1) return undefined;
+  const pem = text.match(PEM)?.[0];
   if (!pem) return undefined;
   // nginx's older $ssl_client_cert folds lines with tabs; PEM decoders want plain newlines.
   const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
@@ -82,9 +89,7 @@ export function forwardedCertificatePem(header: string | string[] | undefined): 
 }
 
 function xfccCert(header: string): string | undefined {
-  const elements = splitOutsideQuotes(header, ',');
-  const nearest = elements[elements.length - 1] ?? '';
-  for (const pair of splitOutsideQuotes(nearest, ';')) {
+  for (const pair of splitOutsideQuotes(header, ',').flatMap((element) => splitOutsideQuotes(element, ';'))) {
     const equals = pair.indexOf('=');
     if (equals > 0 && pair.slice(0, equals).trim().toLowerCase() === 'cert') return unquote(pair.slice(equals + 1));
   }

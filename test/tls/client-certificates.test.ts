@@ -17,15 +17,20 @@ const other = issueCertificate(authority, { subject: '/CN=other' });
 const parsed = (pem: string | undefined) => (pem ? new X509Certificate(pem).serialNumber : undefined);
 
 describe('forwarded client certificate headers', () => {
-  it("reads Envoy/Istio's XFCC, taking the element the nearest proxy added", () => {
+  it("reads Envoy/Istio's XFCC, and refuses a header that names more than one certificate", () => {
     const element = (pem: string) => `By=spiffe://cluster.local/ns/id/sa/gatehouse;Hash=1f;Cert="${encodeURIComponent(pem)}";Subject="O=Example, Inc.,CN=x";URI=spiffe://a`;
     expect(parsed(forwardedCertificatePem(element(leaf.certPem)))).toBe(leaf.serialNumber);
-    expect(parsed(forwardedCertificatePem(`${element(other.certPem)},${element(leaf.certPem)}`))).toBe(leaf.serialNumber);
+    // Appended hops are ambiguous: which one checked the client? The proxy must set, not append.
+    expect(forwardedCertificatePem(`${element(other.certPem)},${element(leaf.certPem)}`)).toBeUndefined();
+    // Envoy writes URI SANs unquoted: a SAN carrying `,Cert="…"` must not smuggle in another certificate.
+    const smuggled = `Hash=1f;Cert="${encodeURIComponent(other.certPem)}";URI=spiffe://x,Cert="${encodeURIComponent(leaf.certPem)}"`;
+    expect(forwardedCertificatePem(smuggled)).toBeUndefined();
   });
 
-  it("reads nginx's URL-encoded PEM and the older tab-folded form", () => {
+  it("reads nginx's URL-encoded PEM and the older tab-folded form, and refuses two PEMs (an appended header)", () => {
     expect(parsed(forwardedCertificatePem(encodeURIComponent(leaf.certPem)))).toBe(leaf.serialNumber);
     expect(parsed(forwardedCertificatePem(leaf.certPem.trim().replace(/\n/g, '\n\t')))).toBe(leaf.serialNumber);
+    expect(forwardedCertificatePem(`${encodeURIComponent(other.certPem)}, ${encodeURIComponent(leaf.certPem)}`)).toBeUndefined();
   });
 
   it('finds no certificate in anything else', () => {
