@@ -8,6 +8,7 @@ import * as sessionActivity from './20261122000200_session_activity.js';
 import * as rateLimits from './20261122000300_rate_limits.js';
 import * as recordFunctions from './20261122000400_record_functions.js';
 import * as standardClaims from './20261129000600_standard_claims.js';
+import * as secondFactors from './20261129000800_second_factors.js';
 
 export interface Migration {
   readonly name: string;
@@ -21,4 +22,5 @@ export const migrations: readonly Migration[] = [
   { name: '20261122000300_rate_limits', ...rateLimits },
   { name: '20261122000400_record_functions', ...recordFunctions },
   { name: '20261129000600_standard_claims', ...standardClaims },
+  { name: '20261129000800_second_factors', ...secondFactors },
 ];

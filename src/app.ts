@@ -32,6 +32,9 @@ import { LoginThrottle } from './security/login-throttle.js';
 import { edgeRateLimits, type RateLimits } from './security/rate-limits.js';
 import { tokenRequests } from './security/token-requests.js';
 import type { ClientStore } from './clients/store.js';
+import type { SecondFactorStore } from './mfa/store.js';
+import type { InteractionStates } from './mfa/interaction-states.js';
+import { SecondFactorSignIn } from './interactions/second-factor.js';
 
 export interface AppDependencies {
   readonly config: Config;
@@ -46,6 +49,8 @@ export interface AppDependencies {
   readonly rateLimits: RateLimits;
   readonly admin: Router;
   readonly metrics: Metrics;
+  readonly factors?: SecondFactorStore;
+  readonly interactionStates?: InteractionStates;
 }
 
 /** A superset of the paths the host's routers serve; anything else belongs to the engine. */
@@ -54,6 +59,10 @@ export const HOST_PATHS = /^\/(healthz|readyz|assets\/|interaction|admin\/|accou
 export function createApp(deps: AppDependencies): Koa {
   const app = new Koa({ proxy: deps.config.trustProxy });
   const provider = () => deps.live.current;
+  const throttle = new LoginThrottle(deps.rateLimits, deps.config.rateLimits.login);
+  const secondFactor = deps.factors && deps.interactionStates
+    ? new SecondFactorSignIn({ provider, accounts: deps.accounts, factors: deps.factors, states: deps.interactionStates, throttle, logger: deps.logger, metrics: deps.metrics })
+    : undefined;
   const routes = [
     healthRoutes(deps.db, () => deps.live.publicJwks.length > 0),
     assetRoutes(),
@@ -63,7 +72,8 @@ export function createApp(deps: AppDependencies): Koa {
       resourceServers: deps.resourceServers,
       logger: deps.logger,
       metrics: deps.metrics,
-      throttle: new LoginThrottle(deps.rateLimits, deps.config.rateLimits.login),
+      throttle,
+      ...(secondFactor ? { secondFactor } : {}),
     }),
     deps.admin,
     accountRoutes({
@@ -74,6 +84,8 @@ export function createApp(deps: AppDependencies): Koa {
       secret: deps.secret,
       sessionTtl: sessionTtl(deps.config),
       logger: deps.logger,
+      ...(deps.factors ? { factors: deps.factors } : {}),
+      metrics: deps.metrics,
     }),
   ];
 

@@ -59,6 +59,8 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
       rateLimits: services.rateLimits,
       admin: adminRoutes({ services, live, structuredTokens, logger }),
       metrics,
+      factors: services.factors,
+      interactionStates: services.interactionStates,
     });
     const server = http.createServer(app.callback());
     server.keepAliveTimeout = 65_000;

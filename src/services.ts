@@ -21,6 +21,8 @@ import { MasterSecret } from './security/master-secret.js';
 import { RateLimits } from './security/rate-limits.js';
 import type { Metrics } from './observability/metrics.js';
 import { StructuredTokens } from './provider/structured-tokens.js';
+import { SecondFactorStore } from './mfa/store.js';
+import { InteractionStates } from './mfa/interaction-states.js';
 
 export interface Services {
   readonly config: Config;
@@ -34,6 +36,10 @@ export interface Services {
   readonly accounts: AccountStore;
   readonly sessions: SessionStore;
   readonly rateLimits: RateLimits;
+  /** MFA-2: authenticator apps and recovery codes. */
+  readonly factors: SecondFactorStore;
+  /** What an unfinished sign-in has proven so far, per interaction. */
+  readonly interactionStates: InteractionStates;
   close(): Promise<void>;
 }
 
@@ -77,6 +83,8 @@ export async function openServices(config: Config, options: OpenOptions): Promis
       accounts: new AccountStore(db.knex, feed),
       sessions: new SessionStore(db.knex, config.sessions.maxPerAccount, config.ttl.sessionMaxAge),
       rateLimits,
+      factors: new SecondFactorStore(db.knex, masterSecret),
+      interactionStates: new InteractionStates(db.knex),
       async close() {
         await rateLimits.close();
         await feed.close();

@@ -21,6 +21,9 @@ import { ValidationError, parseOrThrow } from '../validation.js';
 import { accountSignInUrl } from './account-client.js';
 import { describeDevice, maskIp } from './device.js';
 import { passwordChangedPage, passwordPage, sessionsPage } from './views.js';
+import type { SecondFactorStore } from '../mfa/store.js';
+import type { Metrics } from '../observability/metrics.js';
+import { SECOND_FACTOR_FORMS, registerSecondFactorRoutes } from './second-factor-routes.js';
 
 export interface AccountAreaDependencies {
   readonly config: Config;
@@ -30,6 +33,9 @@ export interface AccountAreaDependencies {
   readonly secret: MasterSecret;
   readonly sessionTtl: (session: { loginTs?: number | undefined }) => number;
   readonly logger: Logger;
+  /** MFA-2: the authenticator app and recovery codes pages. */
+  readonly factors?: SecondFactorStore;
+  readonly metrics?: Metrics;
 }
 
 interface SignedIn {
@@ -55,6 +61,7 @@ const FORM_SCHEMAS: Record<string, z.ZodType> = {
     new_password: z.string().max(1024),
     confirm_password: z.string().max(1024),
   }),
+  ...SECOND_FACTOR_FORMS,
 };
 const schemaFor = (path: string): z.ZodType => FORM_SCHEMAS[path] ?? csrfOnly;
 
@@ -183,6 +190,10 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
     const others = (await deps.sessions.listForAccount(user.accountId)).filter((session) => session.uid !== user.uid).length;
     sendPage(ctx, passwordChangedPage({ csrf: user.csrf, otherSessions: others }));
   });
+
+  if (deps.factors) {
+    registerSecondFactorRoutes(router, { issuer: deps.config.issuer, accounts: deps.accounts, factors: deps.factors, logger: deps.logger, metrics: deps.metrics });
+  }
 
   return router;
 }

@@ -22,6 +22,7 @@ import type { LoginThrottle } from '../security/login-throttle.js';
 import type { Metrics } from '../observability/metrics.js';
 import { sendPage } from './respond.js';
 import { consentPage, errorPage, loginPage } from './views/pages.js';
+import type { SecondFactorSignIn } from './second-factor.js';
 
 export interface InteractionDependencies {
   readonly provider: () => Provider;
@@ -30,6 +31,8 @@ export interface InteractionDependencies {
   readonly logger: Logger;
   readonly throttle: LoginThrottle;
   readonly metrics?: Metrics;
+  /** MFA-2: the code step after the password, for accounts that have a second factor. */
+  readonly secondFactor?: SecondFactorSignIn;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -125,6 +128,11 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
         redirectTo(ctx, url);
         return;
       }
+      const secondStep = await deps.secondFactor?.pendingPage(details, clientName);
+      if (secondStep) {
+        sendPage(ctx, secondStep, { formTargets });
+        return;
+      }
       sendPage(ctx, loginPage({ uid: details.uid, clientName }), { formTargets });
       return;
     }
@@ -190,9 +198,13 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     deps.metrics?.logins.inc({ result: 'ok' });
     deps.logger.info({ event: 'login_succeeded', accountId: account.id, clientId: client.clientId }, 'login succeeded');
     const login = { accountId: account.id, acr: PASSWORD_SIGN_IN.acr, amr: [...PASSWORD_SIGN_IN.amr] };
-    const url = await provider.interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
+    const url = deps.secondFactor
+      ? await deps.secondFactor.afterPassword(ctx, details, account)
+      : await provider.interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
     redirectTo(ctx, url);
   });
+
+  deps.secondFactor?.register(router);
 
   router.post('/:uid/confirm', form, async (ctx) => {
     const provider = deps.provider();

@@ -93,7 +93,11 @@ export class HttpBrowser {
   }
 
   /** From an authorization URL to the client's redirect URI: sign in, then allow. */
-  async authorize(authorizationUrl: URL, issuer: string, credentials: { username: string; password: string }): Promise<URL> {
+  async authorize(
+    authorizationUrl: URL,
+    issuer: string,
+    credentials: { username: string; password: string; secondFactor?: () => Record<string, string> },
+  ): Promise<URL> {
     let step = await this.follow(authorizationUrl, issuer);
     for (let pages = 0; pages < 6 && step.page; pages += 1) {
       const html = await step.page.text();
@@ -110,6 +114,8 @@ export class HttpBrowser {
       }
       if (html.includes('name="password"')) {
         step = await this.follow(`${issuer}/interaction/${uid}/login`, issuer, { form: { username: credentials.username, password: credentials.password } });
+      } else if (html.includes('/second-factor"') && credentials.secondFactor) {
+        step = await this.follow(`${issuer}/interaction/${uid}/second-factor`, issuer, { form: credentials.secondFactor() });
       } else if (html.includes('/confirm"')) {
         step = await this.follow(`${issuer}/interaction/${uid}/confirm`, issuer, { form: {} });
       } else {

@@ -1,0 +1,134 @@
+/**
+ * The second sign-in step (MFA-2): after a correct password, an account with an authenticator
+ * app is asked for a code (or a recovery code) in the same interaction. Enforces: the password
+ * step is remembered in the database, bound to this interaction and short-lived, and spent when
+ * the second factor succeeds (exactly once, whichever replica serves it); every code attempt goes
+ * through the login throttle (API-2) before it is checked; a code or recovery code is accepted
+ * once; the ID token then says `urn:gatehouse:acr:mfa` with amr ["pwd","otp"] (RFC 8176).
+ */
+import { bodyParser } from '@koa/bodyparser';
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { PASSWORD_AND_CODE_SIGN_IN, PASSWORD_SIGN_IN } from '../accounts/authentication-context.js';
+import type { Account, AccountStore } from '../accounts/store.js';
+import type { InteractionStates } from '../mfa/interaction-states.js';
+import type { SecondFactorStore } from '../mfa/store.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { LoginThrottle } from '../security/login-throttle.js';
+import { ValidationError, describeIssues } from '../validation.js';
+import { sendPage } from './respond.js';
+import type { SafeHtml } from './views/html.js';
+import { secondFactorPage } from './views/second-factor.js';
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+export interface SecondFactorDependencies {
+  readonly provider: () => Provider;
+  readonly accounts: AccountStore;
+  readonly factors: SecondFactorStore;
+  readonly states: InteractionStates;
+  readonly throttle: LoginThrottle;
+  readonly logger: Logger;
+  readonly metrics?: Metrics | undefined;
+}
+
+/** What the first step proved, kept until the second factor is given. */
+interface PendingSecondFactor {
+  readonly amr: readonly string[];
+  readonly stepUp?: boolean;
+}
+
+const PURPOSE = 'second-factor';
+// Long enough to find the phone; the interaction itself may live longer.
+const PENDING_TTL_SECONDS = 10 * 60;
+
+// API-3: exactly one of the two fields the second-factor forms send.
+const secondFactorForm = z.union([
+  z.strictObject({ code: z.string().min(1).max(20) }),
+  z.strictObject({ recovery_code: z.string().min(1).max(40) }),
+]);
+
+const form = bodyParser({ enableTypes: ['form'], formLimit: '4kb', encoding: 'utf-8' });
+
+export class SecondFactorSignIn {
+  constructor(private readonly deps: SecondFactorDependencies) {}
+
+  /**
+   * After a correct password: hands the sign-in back to the engine when the account has no
+   * second factor, or holds it for the code. Returns where to send the browser.
+   */
+  async afterPassword(ctx: Context, details: Details, account: Account): Promise<string> {
+    if (await this.deps.factors.hasTotp(account.id)) {
+      await this.deps.states.put(details.uid, PURPOSE, account.id, { amr: [...PASSWORD_SIGN_IN.amr] } satisfies PendingSecondFactor, PENDING_TTL_SECONDS);
+      return `/interaction/${details.uid}`;
+    }
+    const login = { accountId: account.id, acr: PASSWORD_SIGN_IN.acr, amr: [...PASSWORD_SIGN_IN.amr] };
+    return this.deps.provider().interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
+  }
+
+  /** The page for a login prompt whose password step is done, if it is. */
+  async pendingPage(details: Details, clientName: string, error?: string): Promise<SafeHtml | undefined> {
+    const pending = await this.deps.states.get<PendingSecondFactor>(details.uid, PURPOSE);
+    if (!pending?.accountId) return undefined;
+    const account = await this.deps.accounts.findById(pending.accountId);
+    if (!account || account.disabled) return undefined;
+    return secondFactorPage({ uid: details.uid, clientName, username: account.username, stepUp: pending.payload.stepUp ?? false, ...(error ? { error } : {}) });
+  }
+
+  /** Adds the second-factor form's target to the interaction router (and its error handling). */
+  register(router: Router): void {
+    router.post('/:uid/second-factor', form, (ctx) => this.submit(ctx as unknown as Context));
+  }
+
+  private async submit(ctx: Context): Promise<void> {
+    const { deps } = this;
+    const provider = deps.provider();
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    if (details.prompt.name !== 'login') ctx.throw(400, 'this sign-in step is already complete');
+    const parsed = secondFactorForm.safeParse(ctx.request.body ?? {});
+    if (!parsed.success) throw new ValidationError(describeIssues(parsed.error));
+    const pending = await deps.states.get<PendingSecondFactor>(details.uid, PURPOSE);
+    const account = pending?.accountId ? await deps.accounts.findById(pending.accountId) : undefined;
+    if (!pending || !account || account.disabled) ctx.throw(400, 'This sign-in has expired. Go back to the application and start again.');
+    const client = await provider.Client.find(String(details.params['client_id']));
+    const clientName = client?.clientName ?? client?.clientId ?? 'the application';
+    const formTargets = client?.redirectUris ?? [];
+    const method = 'code' in parsed.data ? 'totp' : 'recovery_code';
+    const retry = async (status: number, error: string) => {
+      const page = await this.pendingPage(details, clientName, error);
+      if (page) sendPage(ctx, page, { status, formTargets });
+    };
+
+    // API-2: counted before it is checked, like a password.
+    const wait = await deps.throttle.begin(account.username, ctx.ip);
+    if (wait > 0) {
+      deps.logger.warn({ event: 'second_factor_throttled', accountId: account.id, ip: ctx.ip, wait }, 'second factor throttled');
+      deps.metrics?.secondFactors.inc({ method, result: 'throttled' });
+      ctx.set('Retry-After', String(wait));
+      await retry(429, `Too many failed attempts. Try again in ${wait} seconds.`);
+      return;
+    }
+    const ok = 'code' in parsed.data
+      ? await deps.factors.verifyTotp(account.id, parsed.data.code)
+      : await deps.factors.redeemRecoveryCode(account.id, parsed.data.recovery_code);
+    if (!ok) {
+      deps.metrics?.secondFactors.inc({ method, result: 'failed' });
+      deps.logger.warn({ event: 'second_factor_failed', method, accountId: account.id, ip: ctx.ip }, 'second factor failed');
+      await retry(401, method === 'totp' ? 'That code is not right, or it was already used. Wait for the next code and try again.' : 'That recovery code is not right, or it was already used.');
+      return;
+    }
+    // Spent once: a second request racing this one on another replica finds nothing to finish.
+    if (!(await deps.states.take(details.uid, PURPOSE))) ctx.throw(400, 'This sign-in step is already complete.');
+    await deps.throttle.succeeded(account.username, ctx.ip);
+    deps.metrics?.secondFactors.inc({ method, result: 'ok' });
+    deps.logger.info({ event: 'second_factor_succeeded', method, accountId: account.id, clientId: client?.clientId }, 'second factor accepted');
+    const amr = [...new Set([...pending.payload.amr, ...PASSWORD_AND_CODE_SIGN_IN.amr])];
+    const login = { accountId: account.id, acr: PASSWORD_AND_CODE_SIGN_IN.acr, amr };
+    const url = await provider.interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
+    ctx.status = 303;
+    ctx.redirect(url);
+  }
+}
