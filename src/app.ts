@@ -61,7 +61,7 @@ export function createApp(deps: AppDependencies): Koa {
   const provider = () => deps.live.current;
   const throttle = new LoginThrottle(deps.rateLimits, deps.config.rateLimits.login);
   const secondFactor = deps.factors && deps.interactionStates
-    ? new SecondFactorSignIn({ provider, accounts: deps.accounts, factors: deps.factors, states: deps.interactionStates, throttle, logger: deps.logger, metrics: deps.metrics })
+    ? new SecondFactorSignIn({ provider, accounts: deps.accounts, factors: deps.factors, states: deps.interactionStates, throttle, logger: deps.logger, metrics: deps.metrics, issuer: deps.config.issuer, requirement: deps.config.mfa.requireFor })
     : undefined;
   const routes = [
     healthRoutes(deps.db, () => deps.live.publicJwks.length > 0),

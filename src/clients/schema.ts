@@ -57,6 +57,8 @@ const clientMetadataFields = z.strictObject({
     .optional(),
   require_auth_time: z.boolean().optional(),
   require_pkce: z.boolean().optional(),
+  // MFA-3: sign-ins for this client must be multi-factor (users without a second factor enrol one).
+  require_mfa: z.boolean().optional(),
 });
 
 function clientMetadataRules(allowReservedIds: boolean) {

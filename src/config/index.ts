@@ -56,6 +56,10 @@ export interface Config {
     readonly expiredRecordGrace: number;
     readonly sweepInterval: number;
   };
+  /** MFA-3: clients whose sign-ins must be multi-factor (besides those registered with require_mfa). */
+  readonly mfa: {
+    readonly requireFor: 'all' | readonly string[];
+  };
 }
 
 export class ConfigError extends Error {
@@ -132,6 +136,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     storage: {
       expiredRecordGrace: e.EXPIRED_RECORD_GRACE,
       sweepInterval: e.SWEEP_INTERVAL,
+    },
+    mfa: {
+      requireFor: !e.REQUIRE_MFA_FOR || e.REQUIRE_MFA_FOR === 'none' ? [] : e.REQUIRE_MFA_FOR === 'all' ? 'all' : e.REQUIRE_MFA_FOR.split(',').map((id) => id.trim()),
     },
   });
 }

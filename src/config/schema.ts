@@ -99,6 +99,13 @@ export const environmentSchema = z
       .default(90),
     EXPIRED_RECORD_GRACE: seconds('EXPIRED_RECORD_GRACE', 24 * 3600, 0, 30 * 24 * 3600),
     SWEEP_INTERVAL: seconds('SWEEP_INTERVAL', 60, 1, 24 * 3600),
+    // MFA-3: "none", "all", or a comma-separated list of client ids whose sign-ins must be multi-factor.
+    REQUIRE_MFA_FOR: optionalText.pipe(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9._~:@-]+(\s*,\s*[A-Za-z0-9._~:@-]+)*$/, 'REQUIRE_MFA_FOR must be none, all, or a comma-separated list of client ids')
+        .optional(),
+    ),
   })
   .superRefine((env, ctx) => {
     if (env.DATABASE_URL && !env.GATEHOUSE_SECRET) {

@@ -128,9 +128,13 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
         redirectTo(ctx, url);
         return;
       }
-      const secondStep = await deps.secondFactor?.pendingPage(details, clientName);
+      const secondStep = await deps.secondFactor?.nextStep(ctx, details, clientName);
+      if (secondStep && 'redirect' in secondStep) {
+        redirectTo(ctx, secondStep.redirect);
+        return;
+      }
       if (secondStep) {
-        sendPage(ctx, secondStep, { formTargets });
+        sendPage(ctx, secondStep.page, { formTargets });
         return;
       }
       sendPage(ctx, loginPage({ uid: details.uid, clientName }), { formTargets });

@@ -16,7 +16,7 @@ const KNOWN_ROUTES = new Set([
   '/session/end/success', '/interaction/:uid', '/interaction/:uid/login', '/interaction/:uid/confirm', '/interaction/:uid/abort',
   '/account', '/account/password', '/account/sign-out', '/account/callback', '/account/sessions/end-others',
   '/account/sessions/:handle/end', '/healthz', '/readyz', '/assets/gatehouse.css',
-  '/interaction/:uid/second-factor', '/account/security', '/account/totp/start', '/account/totp/confirm', '/account/totp/remove',
+  '/interaction/:uid/second-factor', '/interaction/:uid/enrol', '/account/security', '/account/totp/start', '/account/totp/confirm', '/account/totp/remove',
   '/account/recovery-codes',
 ]);
 
