@@ -8,6 +8,8 @@ import type { Knex } from 'knex';
  *   its first code; `last_used_step` is the RFC 6238 time step of the last accepted code, moved
  *   forward only by a conditional update, so a code is accepted once across every replica.
  * - `recovery_codes`: keyed hashes of one-time codes; `used_at` is set once, conditionally.
+ * - `passkeys`: WebAuthn credentials (MFA-1): the credential id, its COSE public key, the
+ *   signature counter and backup state the authenticator last reported, a user-given name.
  * - `interaction_states`: what a sign-in has proven so far (a password, a WebAuthn challenge),
  *   keyed by the engine's interaction uid, which only the browser holding that interaction's
  *   cookie can use; single-use and short-lived.
@@ -30,6 +32,21 @@ export async function up(knex: Knex): Promise<void> {
     t.primary(['account_id', 'code_hash']);
   });
 
+  await knex.schema.createTable('passkeys', (t) => {
+    t.text('id').primary();
+    t.text('account_id').notNullable().references('id').inTable('accounts').onDelete('CASCADE');
+    t.text('name').notNullable();
+    t.text('public_key').notNullable();
+    t.bigInteger('counter').notNullable().defaultTo(0);
+    t.jsonb('transports').notNullable().defaultTo('[]');
+    t.text('device_type').notNullable();
+    t.boolean('backed_up').notNullable();
+    t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('last_used_at', { useTz: true });
+    t.index(['account_id']);
+  });
+  await knex.raw("ALTER TABLE passkeys ADD CONSTRAINT passkeys_device_type CHECK (device_type IN ('singleDevice', 'multiDevice'))");
+
   await knex.schema.createTable('interaction_states', (t) => {
     t.text('interaction_uid').notNullable();
     t.text('purpose').notNullable();
@@ -43,6 +60,7 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTable('interaction_states');
+  await knex.schema.dropTable('passkeys');
   await knex.schema.dropTable('recovery_codes');
   await knex.schema.dropTable('totp_factors');
 }

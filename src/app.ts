@@ -35,6 +35,8 @@ import type { ClientStore } from './clients/store.js';
 import type { SecondFactorStore } from './mfa/store.js';
 import type { InteractionStates } from './mfa/interaction-states.js';
 import { SecondFactorSignIn } from './interactions/second-factor.js';
+import type { PasskeyStore } from './mfa/passkeys.js';
+import { RelyingParty } from './mfa/webauthn.js';
 
 export interface AppDependencies {
   readonly config: Config;
@@ -51,6 +53,7 @@ export interface AppDependencies {
   readonly metrics: Metrics;
   readonly factors?: SecondFactorStore;
   readonly interactionStates?: InteractionStates;
+  readonly passkeys?: PasskeyStore;
 }
 
 /** A superset of the paths the host's routers serve; anything else belongs to the engine. */
@@ -61,7 +64,11 @@ export function createApp(deps: AppDependencies): Koa {
   const provider = () => deps.live.current;
   const throttle = new LoginThrottle(deps.rateLimits, deps.config.rateLimits.login);
   const secondFactor = deps.factors && deps.interactionStates
-    ? new SecondFactorSignIn({ provider, accounts: deps.accounts, factors: deps.factors, states: deps.interactionStates, throttle, logger: deps.logger, metrics: deps.metrics, issuer: deps.config.issuer, requirement: deps.config.mfa.requireFor })
+    ? new SecondFactorSignIn({ provider, accounts: deps.accounts, factors: deps.factors, states: deps.interactionStates, throttle, logger: deps.logger, metrics: deps.metrics, issuer: deps.config.issuer, requirement: deps.config.mfa.requireFor, passkeys: deps.passkeys })
+    : undefined;
+  // MFA-1: the relying party's ID and origin are the issuer's.
+  const passkeys = deps.passkeys && deps.interactionStates
+    ? { provider, accounts: deps.accounts, passkeys: deps.passkeys, states: deps.interactionStates, relyingParty: new RelyingParty(deps.config.issuer), logger: deps.logger, metrics: deps.metrics }
     : undefined;
   const routes = [
     healthRoutes(deps.db, () => deps.live.publicJwks.length > 0),
@@ -74,6 +81,7 @@ export function createApp(deps: AppDependencies): Koa {
       metrics: deps.metrics,
       throttle,
       ...(secondFactor ? { secondFactor } : {}),
+      ...(passkeys ? { passkeys } : {}),
     }),
     deps.admin,
     accountRoutes({
@@ -86,6 +94,7 @@ export function createApp(deps: AppDependencies): Koa {
       logger: deps.logger,
       ...(deps.factors ? { factors: deps.factors } : {}),
       metrics: deps.metrics,
+      ...(passkeys ? { passkeys } : {}),
     }),
   ];
 

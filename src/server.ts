@@ -61,6 +61,7 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
       metrics,
       factors: services.factors,
       interactionStates: services.interactionStates,
+      passkeys: services.passkeys,
     });
     const server = http.createServer(app.callback());
     server.keepAliveTimeout = 65_000;

@@ -23,6 +23,7 @@ import type { Metrics } from './observability/metrics.js';
 import { StructuredTokens } from './provider/structured-tokens.js';
 import { SecondFactorStore } from './mfa/store.js';
 import { InteractionStates } from './mfa/interaction-states.js';
+import { PasskeyStore } from './mfa/passkeys.js';
 
 export interface Services {
   readonly config: Config;
@@ -40,6 +41,8 @@ export interface Services {
   readonly factors: SecondFactorStore;
   /** What an unfinished sign-in has proven so far, per interaction. */
   readonly interactionStates: InteractionStates;
+  /** MFA-1: WebAuthn credentials. */
+  readonly passkeys: PasskeyStore;
   close(): Promise<void>;
 }
 
@@ -85,6 +88,7 @@ export async function openServices(config: Config, options: OpenOptions): Promis
       rateLimits,
       factors: new SecondFactorStore(db.knex, masterSecret),
       interactionStates: new InteractionStates(db.knex),
+      passkeys: new PasskeyStore(db.knex),
       async close() {
         await rateLimits.close();
         await feed.close();

@@ -24,6 +24,7 @@ import { passwordChangedPage, passwordPage, sessionsPage } from './views.js';
 import type { SecondFactorStore } from '../mfa/store.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SECOND_FACTOR_FORMS, registerSecondFactorRoutes } from './second-factor-routes.js';
+import { PASSKEY_FORMS, PASSKEY_FORM_PATTERNS, registerPasskeyRoutes, type PasskeyAccountDependencies } from './passkey-routes.js';
 
 export interface AccountAreaDependencies {
   readonly config: Config;
@@ -36,6 +37,8 @@ export interface AccountAreaDependencies {
   /** MFA-2: the authenticator app and recovery codes pages. */
   readonly factors?: SecondFactorStore;
   readonly metrics?: Metrics;
+  /** MFA-1: the passkeys page. */
+  readonly passkeys?: PasskeyAccountDependencies;
 }
 
 interface SignedIn {
@@ -62,8 +65,10 @@ const FORM_SCHEMAS: Record<string, z.ZodType> = {
     confirm_password: z.string().max(1024),
   }),
   ...SECOND_FACTOR_FORMS,
+  ...PASSKEY_FORMS,
 };
-const schemaFor = (path: string): z.ZodType => FORM_SCHEMAS[path] ?? csrfOnly;
+const schemaFor = (path: string): z.ZodType =>
+  FORM_SCHEMAS[path] ?? PASSKEY_FORM_PATTERNS.find(([pattern]) => pattern.test(path))?.[1] ?? csrfOnly;
 
 export function accountRoutes(deps: AccountAreaDependencies): Router {
   const router = new Router({ prefix: '/account' });
@@ -191,6 +196,7 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
     sendPage(ctx, passwordChangedPage({ csrf: user.csrf, otherSessions: others }));
   });
 
+  if (deps.passkeys) registerPasskeyRoutes(router, deps.passkeys);
   if (deps.factors) {
     registerSecondFactorRoutes(router, { issuer: deps.config.issuer, accounts: deps.accounts, factors: deps.factors, logger: deps.logger, metrics: deps.metrics });
   }

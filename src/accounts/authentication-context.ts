@@ -5,8 +5,8 @@
  * here, otherwise it fails (OIDC Core 5.5.1.1) instead of silently downgrading.
  *
  * A password alone, or a password with a one-time code (authenticator app or recovery code,
- * `urn:gatehouse:acr:mfa`, MFA-2). Passkeys add a row here with the OpenID EAP values
- * `phr` / `phrh` for phishing-resistant sign-in, and the login sets it.
+ * `urn:gatehouse:acr:mfa`, MFA-2), or a passkey with user verification (MFA-1): the OpenID EAP
+ * values `phr` (a synced passkey) and `phrh` (a hardware-bound one).
  */
 
 /** Password sign-in: one knowledge factor (RFC 8176 `pwd`). */
@@ -14,6 +14,10 @@ export const ACR_PASSWORD = 'urn:gatehouse:acr:password';
 
 /** Multi-factor sign-in (MFA-2, MFA-3): a password and a one-time code (RFC 8176 `pwd` + `otp`). */
 export const ACR_MFA = 'urn:gatehouse:acr:mfa';
+
+/** Passkey sign-in (MFA-1), OpenID EAP ACR values: phishing-resistant; and hardware-protected. */
+export const ACR_PHISHING_RESISTANT = 'phr';
+export const ACR_PHISHING_RESISTANT_HARDWARE = 'phrh';
 
 interface AuthenticationMethod {
   readonly acr: string;
@@ -24,6 +28,8 @@ interface AuthenticationMethod {
 export const AUTHENTICATION_METHODS: readonly AuthenticationMethod[] = [
   { acr: ACR_PASSWORD, amr: ['pwd'] },
   { acr: ACR_MFA, amr: ['pwd', 'otp'] },
+  { acr: ACR_PHISHING_RESISTANT, amr: ['swk', 'user'] },
+  { acr: ACR_PHISHING_RESISTANT_HARDWARE, amr: ['hwk', 'user'] },
 ];
 
 /** Advertised as `acr_values_supported`. */
@@ -55,7 +61,7 @@ export function canSatisfy(values: readonly string[]): boolean {
 export const PASSWORD_AND_CODE_SIGN_IN = { acr: ACR_MFA, amr: ['pwd', 'otp'] } as const;
 
 /** The classes that mean more than one factor; asking for any of them asks for a step-up (MFA-3). */
-export const MULTI_FACTOR_ACR_VALUES: readonly string[] = [ACR_MFA];
+export const MULTI_FACTOR_ACR_VALUES: readonly string[] = [ACR_MFA, ACR_PHISHING_RESISTANT, ACR_PHISHING_RESISTANT_HARDWARE];
 
 export function isMultiFactor(acr: string | undefined): boolean {
   return acr !== undefined && MULTI_FACTOR_ACR_VALUES.includes(acr);

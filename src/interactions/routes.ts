@@ -23,6 +23,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { sendPage } from './respond.js';
 import { consentPage, errorPage, loginPage } from './views/pages.js';
 import type { SecondFactorSignIn } from './second-factor.js';
+import { registerPasskeySignIn, type PasskeySignInDependencies } from './passkey-sign-in.js';
 
 export interface InteractionDependencies {
   readonly provider: () => Provider;
@@ -33,6 +34,8 @@ export interface InteractionDependencies {
   readonly metrics?: Metrics;
   /** MFA-2: the code step after the password, for accounts that have a second factor. */
   readonly secondFactor?: SecondFactorSignIn;
+  /** MFA-1: sign-in with a passkey instead of a password. */
+  readonly passkeys?: PasskeySignInDependencies;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -209,6 +212,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   });
 
   deps.secondFactor?.register(router);
+  if (deps.passkeys) registerPasskeySignIn(router, deps.passkeys);
 
   router.post('/:uid/confirm', form, async (ctx) => {
     const provider = deps.provider();

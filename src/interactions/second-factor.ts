@@ -16,6 +16,7 @@ import { PASSWORD_AND_CODE_SIGN_IN, PASSWORD_SIGN_IN } from '../accounts/authent
 import type { Account, AccountStore } from '../accounts/store.js';
 import type { InteractionStates } from '../mfa/interaction-states.js';
 import type { SecondFactorStore } from '../mfa/store.js';
+import type { PasskeyStore } from '../mfa/passkeys.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import { ValidationError, describeIssues } from '../validation.js';
@@ -38,6 +39,8 @@ export interface SecondFactorDependencies {
   readonly issuer: string;
   /** REQUIRE_MFA_FOR (MFA-3). */
   readonly requirement: MultiFactorRequirement;
+  /** A user with passkeys steps up with one, on the login page that offers it. */
+  readonly passkeys?: PasskeyStore | undefined;
 }
 
 type ClientLike = { readonly clientId: string; readonly clientName?: string | undefined; readonly [key: string]: unknown };
@@ -106,6 +109,7 @@ export class SecondFactorSignIn {
     if (!account || account.disabled) return undefined;
     const amr = Array.isArray(session['amr']) ? (session['amr'] as string[]) : [...PASSWORD_SIGN_IN.amr];
     const enrolled = await this.deps.factors.hasTotp(account.id);
+    if (!enrolled && (await this.deps.passkeys?.list(account.id))?.length) return undefined;
     if (enrolled || (await this.multiFactorRequired(details))) {
       await this.deps.states.put(details.uid, PURPOSE, account.id, { amr, stepUp: true, ...(enrolled ? {} : { enrol: true }) } satisfies PendingSecondFactor, PENDING_TTL_SECONDS);
       const page = await this.pendingPage(details, clientName);

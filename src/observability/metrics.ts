@@ -17,7 +17,8 @@ const KNOWN_ROUTES = new Set([
   '/account', '/account/password', '/account/sign-out', '/account/callback', '/account/sessions/end-others',
   '/account/sessions/:handle/end', '/healthz', '/readyz', '/assets/gatehouse.css',
   '/interaction/:uid/second-factor', '/interaction/:uid/enrol', '/account/security', '/account/totp/start', '/account/totp/confirm', '/account/totp/remove',
-  '/account/recovery-codes',
+  '/account/recovery-codes', '/interaction/:uid/passkey', '/interaction/:uid/passkey/options', '/account/passkeys',
+  '/account/passkeys/options', '/assets/passkeys.js', '/assets/simplewebauthn-browser.js',
 ]);
 
 export function routeLabel(path: string): string {

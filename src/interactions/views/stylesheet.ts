@@ -44,5 +44,9 @@ ol.steps li { margin: 8px 0; }
 details.recovery { margin-top: 20px; }
 details.recovery summary { cursor: pointer; color: var(--accent); }
 h2 { font-size: 1.15rem; margin: 24px 0 8px; }
+p.divider { display: flex; align-items: center; gap: 12px; color: var(--muted); margin: 24px 0 0; }
+p.divider::before, p.divider::after { content: ""; flex: 1; border-top: 1px solid var(--border); }
+[hidden] { display: none !important; }
+table.passkeys input[type=text] { width: auto; padding: 6px 8px; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;

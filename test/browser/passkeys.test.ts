@@ -1,0 +1,183 @@
+/**
+ * MFA-1 passkeys in real Chromium with a virtual WebAuthn authenticator (Chrome DevTools
+ * Protocol): register and name a passkey in the account area, sign in with it instead of a
+ * password (discoverable credential), get acr phrh / amr ["hwk","user"], the signature counter
+ * stored; a captured assertion cannot be replayed; removal needs the password. The issuer is
+ * http://localhost (a secure context; WebAuthn refuses IP addresses as RP IDs).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import * as oidc from 'openid-client';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACR_PHISHING_RESISTANT_HARDWARE } from '../../src/accounts/authentication-context.js';
+import { REDIRECT_URI, registerApi, registerSpaClient, registerUser } from '../support/fixtures.js';
+import { launchChromium } from '../support/chromium.js';
+import { createTestStorage, freePort, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
+
+let storage: TestStorage;
+let server: TestServer;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let cdp: CDPSession;
+let virtualAuthenticator = '';
+let callback: URL | undefined;
+let user: { username: string; password: string; account: { id: string } };
+const cspViolations: string[] = [];
+const SCREENSHOTS = path.resolve('test-results/screenshots');
+
+beforeAll(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  storage = await createTestStorage('postgres');
+  const port = await freePort();
+  server = await startTestServer(storage, { PORT: String(port), ISSUER: `http://localhost:${port}` });
+  await registerApi(server);
+  await registerSpaClient(server);
+  user = await registerUser(server, 'rita');
+  browser = await launchChromium();
+  context = await browser.newContext();
+  context.setDefaultTimeout(15_000);
+  page = await context.newPage();
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to/i.test(message.text())) cspViolations.push(message.text());
+  });
+  // The client's redirect URI is not a real site: capture the redirect instead of loading it.
+  await context.route('https://app.test.example/**', async (route) => {
+    callback = new URL(route.request().url());
+    await route.fulfill({ status: 200, contentType: 'text/html', body: '<p>client</p>' });
+  });
+  cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  ({ authenticatorId: virtualAuthenticator } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: false },
+  }));
+});
+
+afterAll(async () => {
+  await context?.close();
+  await browser?.close();
+  await server?.stop();
+  await storage?.dispose();
+});
+
+/**
+ * The virtual authenticator answers only while "the user touches it": the login page starts a
+ * conditional (autofill) request on load, which such an authenticator would answer at once.
+ */
+async function touch(enabled: boolean): Promise<void> {
+  await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: virtualAuthenticator, enabled });
+}
+
+async function authorizationUrl(spa: oidc.Configuration, verifier: string, extra: Record<string, string> = {}): Promise<URL> {
+  return oidc.buildAuthorizationUrl(spa, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state: 'passkey-state',
+    ...extra,
+  });
+}
+
+describe('MFA-1 passkeys in the browser', () => {
+  let capturedAssertion = '';
+
+  it('registers a named passkey from the account area', async () => {
+    await page.goto(`${server.issuer}/account`);
+    await page.getByLabel('Username').fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Your sessions' }).waitFor();
+    await page.getByRole('link', { name: 'Passkeys' }).click();
+    await page.getByText('You have no passkeys yet.').waitFor();
+    await page.getByLabel('Name').fill('Test laptop');
+    await touch(true);
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await page.getByText('The passkey is added.').waitFor();
+    await touch(false);
+    expect(await page.locator('table.passkeys tbody tr').count()).toBe(1);
+    expect(await page.locator('table.passkeys').textContent()).toContain('Test laptop');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'passkeys.png'), fullPage: true });
+    const [stored] = await server.gatehouse.services.passkeys.list(user.account.id);
+    expect(stored).toMatchObject({ name: 'Test laptop', deviceType: 'singleDevice', backedUp: false });
+    const { credentials } = (await cdp.send('WebAuthn.getCredentials', { authenticatorId: virtualAuthenticator })) as { credentials: { isResidentCredential: boolean; rpId: string }[] };
+    expect(credentials).toHaveLength(1);
+    expect(credentials[0]).toMatchObject({ isResidentCredential: true, rpId: 'localhost' });
+  });
+
+  it('signs in with the passkey instead of a password, and the ID token says phrh, ["hwk","user"]', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).first().click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    const spa = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+    const verifier = oidc.randomPKCECodeVerifier();
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && /\/interaction\/[^/]+\/passkey$/.test(new URL(request.url()).pathname)) capturedAssertion = request.postData() ?? '';
+    });
+    await page.goto((await authorizationUrl(spa, verifier)).href);
+    const button = page.getByRole('button', { name: 'Use a passkey' });
+    await button.waitFor();
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'login-with-passkey.png'), fullPage: true });
+    await touch(true);
+    await button.click();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL(/app\.test\.example/);
+    const tokens = await oidc.authorizationCodeGrant(spa, callback as URL, { pkceCodeVerifier: verifier, expectedState: 'passkey-state' });
+    expect(tokens.claims()).toMatchObject({ sub: user.account.id, acr: ACR_PHISHING_RESISTANT_HARDWARE, amr: ['hwk', 'user'] });
+    const [stored] = await server.gatehouse.services.passkeys.list(user.account.id);
+    expect(stored?.counter).toBeGreaterThan(0);
+    expect(stored?.lastUsedAt).toBeInstanceOf(Date);
+    expect(capturedAssertion).toContain('response=');
+    await touch(false);
+  });
+
+  it('refuses a captured assertion replayed into a new sign-in', async () => {
+    const spa = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+    await page.goto((await authorizationUrl(spa, oidc.randomPKCECodeVerifier(), { prompt: 'login' })).href);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    const uid = new URL(page.url()).pathname.split('/')[2];
+    const replay = await page.request.post(`${server.issuer}/interaction/${uid}/passkey`, {
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.issuer },
+      data: capturedAssertion,
+      maxRedirects: 0,
+    });
+    expect(replay.status()).toBe(401);
+    expect(await replay.text()).toContain('That passkey could not be used');
+  });
+
+  it('offers the passkey in the username field’s autofill (conditional UI) and signs in from it', async () => {
+    const spa = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const autofill = page.waitForRequest((request) => request.url().endsWith('/passkey/options'));
+    // A virtual authenticator that is "touched" answers the page's autofill request by itself,
+    // as a user picking the passkey from the username field's suggestions would.
+    await touch(true);
+    const signedIn = page.waitForResponse((response) => /\/interaction\/[^/]+\/passkey$/.test(response.url()) && response.status() === 303);
+    const landed = page.waitForRequest((request) => request.url().startsWith('https://app.test.example/'));
+    await page.goto((await authorizationUrl(spa, verifier, { prompt: 'login' })).href);
+    await autofill;
+    await signedIn;
+    expect(new URL((await landed).url()).searchParams.get('code')).toBeTruthy();
+    await page.waitForLoadState();
+    expect(await page.getByRole('button', { name: 'Use a passkey' }).count()).toBe(0);
+    await touch(false);
+  });
+
+  it('removes the passkey only with the current password', async () => {
+    await page.goto(`${server.issuer}/account/passkeys`);
+    await page.getByText('Rename or remove').click();
+    await page.getByLabel('Current password, to remove Test laptop').fill('wrong-password-123');
+    await page.getByRole('button', { name: 'Remove Test laptop' }).click();
+    await page.getByRole('alert').filter({ hasText: 'The current password is not right.' }).waitFor();
+    expect(await server.gatehouse.services.passkeys.list(user.account.id)).toHaveLength(1);
+    await page.getByText('Rename or remove').click();
+    await page.getByLabel('Current password, to remove Test laptop').fill(user.password);
+    await page.getByRole('button', { name: 'Remove Test laptop' }).click();
+    await page.getByText('The passkey is removed.').waitFor();
+    expect(await server.gatehouse.services.passkeys.list(user.account.id)).toHaveLength(0);
+  });
+
+  it('kept the login and account pages free of Content-Security-Policy violations', () => {
+    expect(cspViolations).toEqual([]);
+  });
+});
