@@ -10,11 +10,17 @@ import type { Knex } from 'knex';
  * - `recovery_codes`: keyed hashes of one-time codes; `used_at` is set once, conditionally.
  * - `passkeys`: WebAuthn credentials (MFA-1): the credential id, its COSE public key, the
  *   signature counter and backup state the authenticator last reported, a user-given name.
+ * - `accounts.mfa_required`: an operator's demand that this user sign in with more than a
+ *   password (MFA-3); a user without a second factor sets one up at the next sign-in.
  * - `interaction_states`: what a sign-in has proven so far (a password, a WebAuthn challenge),
  *   keyed by the engine's interaction uid, which only the browser holding that interaction's
  *   cookie can use; single-use and short-lived.
  */
 export async function up(knex: Knex): Promise<void> {
+  await knex.schema.alterTable('accounts', (t) => {
+    t.boolean('mfa_required').notNullable().defaultTo(false);
+  });
+
   await knex.schema.createTable('totp_factors', (t) => {
     t.text('account_id').primary().references('id').inTable('accounts').onDelete('CASCADE');
     t.text('sealed_secret').notNullable();
@@ -63,4 +69,7 @@ export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTable('passkeys');
   await knex.schema.dropTable('recovery_codes');
   await knex.schema.dropTable('totp_factors');
+  await knex.schema.alterTable('accounts', (t) => {
+    t.dropColumn('mfa_required');
+  });
 }

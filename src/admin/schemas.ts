@@ -5,4 +5,5 @@ import { newAccountSchema } from '../accounts/schema.js';
 export const newUserBody = newAccountSchema.extend({ password: z.string().min(1).max(1024) }).strict();
 export const passwordBody = z.strictObject({ password: z.string().min(1).max(1024) });
 export const disabledBody = z.strictObject({ disabled: z.boolean() });
+export const mfaRequiredBody = z.strictObject({ required: z.boolean() });
 export { claimChangesSchema as userClaimsBody } from '../accounts/claims.js';

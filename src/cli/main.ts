@@ -20,6 +20,7 @@ import { newAccountSchema } from '../accounts/schema.js';
 import { claimChangesSchema, claimsFromSources } from '../accounts/claims.js';
 import { createOutput, UsageError, type Output } from './output.js';
 import { quickstart } from './quickstart.js';
+import { manageFactors } from './factors.js';
 import { ADMIN_API, ADMIN_SCOPES } from '../admin/admin-api.js';
 
 const USAGE = `Usage: gatehouse <command> [options]
@@ -36,6 +37,9 @@ Commands:
                                        set OpenID Connect standard claims (FILE: a JSON object; null removes one)
   users set-password USERNAME --password-stdin
   users list                           list accounts
+  users factors USERNAME               list a user's second factors and passkeys
+  users reset-factors USERNAME         remove them all and end the user's sessions
+  users require-mfa USERNAME [--off]   require multi-factor sign-in (or stop requiring it)
   keys list                            list signing and cookie keys with their state
   keys rotate                          publish new keys; they sign after KEY_PUBLISH_DELAY
   admin bootstrap [CLIENT_ID]          create the first admin API client (default gatehouse-admin-cli)
@@ -70,7 +74,7 @@ async function readPassword(flags: { 'password-stdin'?: boolean }): Promise<stri
   return (await readStdin()).replace(/\r?\n$/, '');
 }
 
-type Flags = { json?: boolean; 'password-stdin'?: boolean; email?: string; name?: string; claims?: string; 'i-know-this-is-a-real-database'?: boolean };
+type Flags = { json?: boolean; 'password-stdin'?: boolean; email?: string; name?: string; claims?: string; 'i-know-this-is-a-real-database'?: boolean; off?: boolean };
 
 async function run(services: Services, args: string[], flags: Flags, out: Output): Promise<void> {
   const [noun, verb, target] = args;
@@ -143,6 +147,12 @@ async function run(services: Services, args: string[], flags: Flags, out: Output
       out.table(accounts.map((a) => ({ username: a.username, sub: a.id, email: a.email, disabled: a.disabled })), accounts);
       return;
     }
+    case 'users factors':
+    case 'users reset-factors':
+    case 'users require-mfa': {
+      await manageFactors(services, verb ?? '', target, Boolean(flags.off), out);
+      return;
+    }
     case 'keys list': {
       await services.keys.ensureInitialKeys();
       const keys = await services.keys.list(new Date(), keyRetention({ config: services.config }, { resourceServers: await services.resourceServers.all() }));
@@ -210,6 +220,7 @@ export async function cli(argv: string[]): Promise<number> {
         name: { type: 'string' },
         claims: { type: 'string' },
         'i-know-this-is-a-real-database': { type: 'boolean' },
+        off: { type: 'boolean' },
       },
     });
   } catch (error) {

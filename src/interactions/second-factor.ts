@@ -79,7 +79,7 @@ export class SecondFactorSignIn {
    */
   async afterPassword(ctx: Context, details: Details, account: Account): Promise<string> {
     const enrolled = await this.deps.factors.hasTotp(account.id);
-    if (enrolled || (await this.multiFactorRequired(details))) {
+    if (enrolled || (await this.multiFactorRequired(details, account.id))) {
       const pending: PendingSecondFactor = { amr: [...PASSWORD_SIGN_IN.amr], ...(enrolled ? {} : { enrol: true }) };
       await this.deps.states.put(details.uid, PURPOSE, account.id, pending, PENDING_TTL_SECONDS);
       return `/interaction/${details.uid}`;
@@ -88,9 +88,10 @@ export class SecondFactorSignIn {
     return this.deps.provider().interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
   }
 
-  /** Whether this sign-in must end multi-factor: the client's policy, REQUIRE_MFA_FOR, or an essential acr. */
-  private async multiFactorRequired(details: Details): Promise<boolean> {
+  /** Whether this sign-in must end multi-factor: an essential acr, the account's flag, the client's policy or REQUIRE_MFA_FOR. */
+  private async multiFactorRequired(details: Details, accountId: string): Promise<boolean> {
     if (essentialMultiFactor(details.prompt)) return true;
+    if (await this.deps.factors.isRequired(accountId)) return true;
     const client = (await this.deps.provider().Client.find(String(details.params['client_id']))) as unknown as ClientLike | undefined;
     return clientRequiresMultiFactor(this.deps.requirement, client);
   }
@@ -110,7 +111,7 @@ export class SecondFactorSignIn {
     const amr = Array.isArray(session['amr']) ? (session['amr'] as string[]) : [...PASSWORD_SIGN_IN.amr];
     const enrolled = await this.deps.factors.hasTotp(account.id);
     if (!enrolled && (await this.deps.passkeys?.list(account.id))?.length) return undefined;
-    if (enrolled || (await this.multiFactorRequired(details))) {
+    if (enrolled || (await this.multiFactorRequired(details, account.id))) {
       await this.deps.states.put(details.uid, PURPOSE, account.id, { amr, stepUp: true, ...(enrolled ? {} : { enrol: true }) } satisfies PendingSecondFactor, PENDING_TTL_SECONDS);
       const page = await this.pendingPage(details, clientName);
       return page ? { page } : undefined;

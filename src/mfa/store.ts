@@ -139,4 +139,14 @@ export class SecondFactorStore {
       return removed.length > 0;
     });
   }
+
+  /** MFA-3: whether an operator requires this user to sign in with a second factor. */
+  async isRequired(accountId: string): Promise<boolean> {
+    const row = (await this.knex('accounts').select('mfa_required').where('id', accountId).first()) as { mfa_required: boolean } | undefined;
+    return row?.mfa_required ?? false;
+  }
+
+  async setRequired(accountId: string, required: boolean): Promise<void> {
+    await this.knex('accounts').where('id', accountId).update({ mfa_required: required });
+  }
 }
