@@ -17,6 +17,8 @@ import type { PasskeyStore } from '../mfa/passkeys.js';
 import type { RelyingParty } from '../mfa/webauthn.js';
 import type { Metrics } from '../observability/metrics.js';
 import { passkeysPage } from './passkey-views.js';
+import { factorRemovedPage } from './second-factor-views.js';
+import { requireRecentSignIn } from './recent-sign-in.js';
 
 export interface PasskeyAccountDependencies {
   readonly accounts: AccountStore;
@@ -25,6 +27,9 @@ export interface PasskeyAccountDependencies {
   readonly relyingParty: RelyingParty;
   readonly logger: Logger;
   readonly metrics?: Metrics | undefined;
+  readonly issuer: string;
+  /** How many other sessions the user has, to offer ending them after a removal. */
+  readonly otherSessions: (accountId: string, uid: string) => Promise<number>;
 }
 
 const csrf = z.string().max(100);
@@ -59,6 +64,7 @@ interface User {
   readonly accountId: string;
   readonly uid: string;
   readonly csrf: string;
+  readonly loginTs?: number | undefined;
 }
 
 const userOf = (ctx: Context) => ctx.state['user'] as User;
@@ -132,12 +138,22 @@ export function registerPasskeyRoutes(router: Router, deps: PasskeyAccountDepend
   router.post('/passkeys/:id/remove', async (koa) => {
     const ctx = koa as unknown as Context;
     const user = userOf(ctx);
+    if (!requireRecentSignIn(ctx, user, deps.issuer, '/account/passkeys')) return;
     const account = await deps.accounts.findById(user.accountId);
     const reauthenticated = account ? await deps.accounts.authenticate(account.username, field(ctx, 'current_password')) : undefined;
     if (!reauthenticated || reauthenticated.id !== user.accountId) return page(ctx, 400, ['The current password is not right.']);
     if (!(await deps.passkeys.remove(user.accountId, String(koa.params['id'])))) return ctx.throw(404, 'That passkey does not exist.');
     deps.metrics?.secondFactors.inc({ method: 'passkey', result: 'removed' });
     deps.logger.info({ event: 'passkey_removed', accountId: user.accountId }, 'passkey removed by the user');
-    done(ctx, 'removed');
+    sendPage(
+      ctx,
+      factorRemovedPage({
+        csrf: user.csrf,
+        title: 'Passkey removed',
+        message: NOTICES['removed'] ?? '',
+        otherSessions: await deps.otherSessions(user.accountId, user.uid),
+        backTo: '/account/passkeys',
+      }),
+    );
   });
 }

@@ -24,6 +24,7 @@ import { passwordChangedPage, passwordPage, sessionsPage } from './views.js';
 import type { SecondFactorStore } from '../mfa/store.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SECOND_FACTOR_FORMS, registerSecondFactorRoutes } from './second-factor-routes.js';
+import { requireRecentSignIn, returnPathOf } from './recent-sign-in.js';
 import { PASSKEY_FORMS, PASSKEY_FORM_PATTERNS, registerPasskeyRoutes, type PasskeyAccountDependencies } from './passkey-routes.js';
 
 export interface AccountAreaDependencies {
@@ -38,13 +39,15 @@ export interface AccountAreaDependencies {
   readonly factors?: SecondFactorStore;
   readonly metrics?: Metrics;
   /** MFA-1: the passkeys page. */
-  readonly passkeys?: PasskeyAccountDependencies;
+  readonly passkeys?: Omit<PasskeyAccountDependencies, 'issuer' | 'otherSessions'>;
 }
 
 interface SignedIn {
   readonly accountId: string;
   readonly uid: string;
   readonly csrf: string;
+  /** When this session last signed in (seconds): sensitive changes need a recent one. */
+  readonly loginTs?: number | undefined;
 }
 
 const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
@@ -80,7 +83,7 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
     if (!session.accountId) return undefined;
     // Using the account area is activity: slide the idle timeout like any engine request does.
     await session.save(deps.sessionTtl(session));
-    return { accountId: session.accountId, uid: session.uid, csrf: deps.secret.mac('csrf', session.uid) };
+    return { accountId: session.accountId, uid: session.uid, csrf: deps.secret.mac('csrf', session.uid), loginTs: session.loginTs };
   }
 
   /** Every page needs a session; state changes also need our origin and the session's CSRF token. */
@@ -115,7 +118,7 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
       return;
     }
     ctx.status = 303;
-    ctx.redirect('/account');
+    ctx.redirect(returnPathOf(ctx.query['state']));
   });
 
   router.get('/', async (ctx) => {
@@ -182,6 +185,7 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
 
   router.post('/password', async (ctx) => {
     const user = userOf(ctx);
+    if (!requireRecentSignIn(ctx, user, deps.config.issuer, '/account/password')) return;
     const next = field(ctx, 'new_password');
     try {
       if (next !== field(ctx, 'confirm_password')) throw new ValidationError(['The new passwords do not match.']);
@@ -196,9 +200,11 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
     sendPage(ctx, passwordChangedPage({ csrf: user.csrf, otherSessions: others }));
   });
 
-  if (deps.passkeys) registerPasskeyRoutes(router, deps.passkeys);
+  const otherSessions = async (accountId: string, uid: string) =>
+    (await deps.sessions.listForAccount(accountId)).filter((session) => session.uid !== uid).length;
+  if (deps.passkeys) registerPasskeyRoutes(router, { ...deps.passkeys, issuer: deps.config.issuer, otherSessions });
   if (deps.factors) {
-    registerSecondFactorRoutes(router, { issuer: deps.config.issuer, accounts: deps.accounts, factors: deps.factors, logger: deps.logger, metrics: deps.metrics });
+    registerSecondFactorRoutes(router, { issuer: deps.config.issuer, accounts: deps.accounts, factors: deps.factors, logger: deps.logger, metrics: deps.metrics, otherSessions });
   }
 
   return router;

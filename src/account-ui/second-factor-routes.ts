@@ -14,7 +14,8 @@ import type { SecondFactorStore } from '../mfa/store.js';
 import { groupedSecret, otpauthUri, qrCodeImage } from '../mfa/totp.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ValidationError } from '../validation.js';
-import { recoveryCodesPage, securityPage, totpSetupPage } from './second-factor-views.js';
+import { factorRemovedPage, recoveryCodesPage, securityPage, totpSetupPage } from './second-factor-views.js';
+import { requireRecentSignIn } from './recent-sign-in.js';
 
 export interface SecondFactorAccountDependencies {
   readonly issuer: string;
@@ -22,6 +23,8 @@ export interface SecondFactorAccountDependencies {
   readonly factors: SecondFactorStore;
   readonly logger: Logger;
   readonly metrics?: Metrics | undefined;
+  /** How many other sessions the user has, to offer ending them after a removal. */
+  readonly otherSessions: (accountId: string, uid: string) => Promise<number>;
 }
 
 // API-3: each form accepts exactly its own fields (checked by the account area's middleware).
@@ -32,7 +35,9 @@ export const SECOND_FACTOR_FORMS: Record<string, z.ZodType> = {
 
 interface User {
   readonly accountId: string;
+  readonly uid: string;
   readonly csrf: string;
+  readonly loginTs?: number | undefined;
 }
 
 const userOf = (ctx: Context) => ctx.state['user'] as User;
@@ -103,6 +108,7 @@ export function registerSecondFactorRoutes(router: Router, deps: SecondFactorAcc
   router.post('/totp/remove', async (ctx) => {
     const c = ctx as unknown as Context;
     const user = userOf(c);
+    if (!requireRecentSignIn(c, user, deps.issuer, '/account/security')) return;
     const account = await deps.accounts.findById(user.accountId);
     const reauthenticated = account ? await deps.accounts.authenticate(account.username, field(c, 'current_password')) : undefined;
     if (!reauthenticated || reauthenticated.id !== user.accountId) {
@@ -113,7 +119,15 @@ export function registerSecondFactorRoutes(router: Router, deps: SecondFactorAcc
       deps.metrics?.secondFactors.inc({ method: 'totp', result: 'removed' });
       deps.logger.info({ event: 'totp_removed', accountId: user.accountId }, 'authenticator app removed by the user');
     }
-    ctx.status = 303;
-    ctx.redirect('/account/security?done=removed');
+    sendPage(
+      c,
+      factorRemovedPage({
+        csrf: user.csrf,
+        title: 'Authenticator app removed',
+        message: NOTICES['removed'] ?? '',
+        otherSessions: await deps.otherSessions(user.accountId, user.uid),
+        backTo: '/account/security',
+      }),
+    );
   });
 }

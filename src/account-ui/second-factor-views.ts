@@ -71,3 +71,25 @@ ${view.justEnrolled ? html`<p class="notice" role="status">Two-step verification
 <p><a class="button" href="/account/security">I have saved them</a></p>`,
   );
 }
+
+/** After a second factor or passkey is removed: offer, pre-selected, to sign out everywhere else (SESS-10). */
+export function factorRemovedPage(view: { csrf: string; title: string; message: string; otherSessions: number; backTo: string }): SafeHtml {
+  return accountLayout(
+    view.title,
+    view.csrf,
+    html`<h1>${view.title}</h1>
+<p class="notice" role="status">${view.message}</p>
+${view.otherSessions
+  ? html`<p class="lead">You are still signed in on ${view.otherSessions} other ${view.otherSessions === 1 ? 'session' : 'sessions'}. If you removed it because it was lost or someone else may have used it, sign them out now.</p>
+<form method="post" action="/account/sessions/end-others">
+  <input type="hidden" name="csrf" value="${view.csrf}">
+  <fieldset>
+    <legend>Other sessions</legend>
+    <label class="choice"><input type="radio" name="choice" value="end" checked> Sign out all other sessions and revoke their access</label>
+    <label class="choice"><input type="radio" name="choice" value="keep"> Keep them signed in</label>
+  </fieldset>
+  <div class="actions"><button type="submit">Continue</button></div>
+</form>`
+  : html`<p><a href="${view.backTo}">Back</a></p>`}`,
+  );
+}
