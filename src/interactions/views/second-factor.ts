@@ -13,7 +13,7 @@ export interface SecondFactorView {
 
 export function secondFactorPage(view: SecondFactorView): SafeHtml {
   return layout(
-    { title: 'Two-step verification' },
+    { title: 'Two-step verification', signedIn: view.stepUp ?? false },
     html`<h1>Two-step verification</h1>
 <p class="lead">${view.stepUp
       ? html`<strong>${view.clientName}</strong> asks you to confirm it is you, <strong>${view.username}</strong>.`
