@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACR_PHISHING_RESISTANT_HARDWARE } from '../../src/accounts/authentication-context.js';
+import { ACR_MFA, ACR_PHISHING_RESISTANT_HARDWARE } from '../../src/accounts/authentication-context.js';
 import { REDIRECT_URI, registerApi, registerSpaClient, registerUser } from '../support/fixtures.js';
 import { launchChromium } from '../support/chromium.js';
 import { createTestStorage, freePort, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
@@ -106,7 +106,23 @@ describe('MFA-1 passkeys in the browser', () => {
     expect(credentials[0]).toMatchObject({ isResidentCredential: true, rpId: 'localhost' });
   });
 
+  it('MFA-3 steps a password session up with the passkey when a relying party asks for multi-factor', async () => {
+    const spa = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+    const verifier = oidc.randomPKCECodeVerifier();
+    await page.goto((await authorizationUrl(spa, verifier, { acr_values: ACR_MFA })).href);
+    // No authenticator app: the login page, which offers the passkey.
+    await page.getByRole('button', { name: 'Use a passkey' }).waitFor();
+    await touch(true);
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL(/app\.test\.example/);
+    await touch(false);
+    const tokens = await oidc.authorizationCodeGrant(spa, callback as URL, { pkceCodeVerifier: verifier, expectedState: 'passkey-state' });
+    expect(tokens.claims()).toMatchObject({ sub: user.account.id, acr: ACR_PHISHING_RESISTANT_HARDWARE, amr: ['hwk', 'user'] });
+  });
+
   it('signs in with the passkey instead of a password, and the ID token says phrh, ["hwk","user"]', async () => {
+    await page.goto(`${server.issuer}/account`);
     await page.getByRole('button', { name: 'Sign out' }).first().click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     const spa = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
@@ -114,7 +130,8 @@ describe('MFA-1 passkeys in the browser', () => {
     page.on('request', (request) => {
       if (request.method() === 'POST' && /\/interaction\/[^/]+\/passkey$/.test(new URL(request.url()).pathname)) capturedAssertion = request.postData() ?? '';
     });
-    await page.goto((await authorizationUrl(spa, verifier)).href);
+    // Consent was given in the step-up above: ask for a fresh one so this sign-in shows every page.
+    await page.goto((await authorizationUrl(spa, verifier, { prompt: 'consent' })).href);
     const button = page.getByRole('button', { name: 'Use a passkey' });
     await button.waitFor();
     await page.screenshot({ path: path.join(SCREENSHOTS, 'login-with-passkey.png'), fullPage: true });

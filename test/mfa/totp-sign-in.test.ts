@@ -136,6 +136,14 @@ describe('MFA-2 TOTP as a second factor', () => {
     expect(Number(retryAfter)).toBeGreaterThan(0);
   });
 
+  it('counts second-factor results in the metrics', async () => {
+    const metrics = await (await fetch(server.gatehouse.metricsUrl ?? '')).text();
+    expect(metrics).toMatch(/gatehouse_second_factor_total\{method="totp",result="ok"\} [1-9]/);
+    expect(metrics).toMatch(/gatehouse_second_factor_total\{method="recovery_code",result="ok"\} [1-9]/);
+    expect(metrics).toMatch(/gatehouse_second_factor_total\{method="totp",result="failed"\} [1-9]/);
+    expect(metrics).toMatch(/gatehouse_second_factor_total\{method="totp",result="throttled"\} [1-9]/);
+  });
+
   it('never writes a code, a recovery code or the secret to the log', () => {
     const log = server.logs.join('\n');
     expect(log).toContain('second_factor_succeeded');
