@@ -190,6 +190,15 @@ describe('MFA-1 passkeys in the browser', () => {
     });
     await page.goto(`${server.issuer}/account/passkeys`);
     await page.getByText('Rename or remove').click();
+    await page.getByLabel('New name for Test laptop').fill('Old laptop');
+    await page.getByRole('button', { name: 'Rename' }).click();
+    await page.getByText('The passkey is renamed.').waitFor();
+    expect((await server.gatehouse.services.passkeys.list(user.account.id))[0]?.name).toBe('Old laptop');
+    await page.getByText('Rename or remove').click();
+    await page.getByLabel('New name for Old laptop').fill('Test laptop');
+    await page.getByRole('button', { name: 'Rename' }).click();
+    await page.getByText('The passkey is renamed.').waitFor();
+    await page.getByText('Rename or remove').click();
     await page.getByLabel('Current password, to remove Test laptop').fill('wrong-password-123');
     await page.getByRole('button', { name: 'Remove Test laptop' }).click();
     await page.getByRole('alert').filter({ hasText: 'The current password is not right.' }).waitFor();

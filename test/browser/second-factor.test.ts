@@ -151,6 +151,25 @@ describe('MFA-2 authenticator app in the browser', () => {
     expect(await server.gatehouse.services.sessions.listForAccount(user.account.id)).toHaveLength(1);
   });
 
+  it('a password change also needs a recent sign-in', async () => {
+    const page = await openPage();
+    await signInWithPassword(page);
+    await page.getByRole('heading', { name: 'Your sessions' }).waitFor();
+    await server.gatehouse.services.db.knex.raw(
+      "UPDATE oidc_records SET payload = jsonb_set(payload, '{loginTs}', to_jsonb(extract(epoch from now())::int - 3600)) WHERE model = 'Session' AND account_id = ?",
+      [user.account.id],
+    );
+    await page.goto(`${server.issuer}/account/password`);
+    await page.getByLabel('Current password').fill(user.password);
+    await page.getByLabel('New password', { exact: true }).fill(`${user.password}-new!`);
+    await page.getByLabel('New password again').fill(`${user.password}-new!`);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
+    expect(await server.gatehouse.services.accounts.authenticate(user.username, user.password)).toBeDefined();
+    const again = await page.getByRole('link', { name: 'Sign in again' }).getAttribute('href');
+    expect(new URL(again ?? '', server.issuer).searchParams.get('prompt')).toBe('login');
+  });
+
   it('kept every page free of Content-Security-Policy violations', () => {
     expect(cspViolations).toEqual([]);
   });
