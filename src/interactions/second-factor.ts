@@ -23,6 +23,7 @@ import { ValidationError, describeIssues } from '../validation.js';
 import { sendPage } from './respond.js';
 import type { SafeHtml } from './views/html.js';
 import { enrolledPage, secondFactorPage, totpEnrolmentPage } from './views/second-factor.js';
+import { loginPage } from './views/pages.js';
 import { STEP_UP_REASONS, clientRequiresMultiFactor, essentialMultiFactor, type MultiFactorRequirement } from '../mfa/policy.js';
 import { groupedSecret, otpauthUri, qrCodeImage } from '../mfa/totp.js';
 
@@ -54,6 +55,8 @@ interface PendingSecondFactor {
   readonly stepUp?: boolean;
   /** The user has no second factor and this sign-in requires one: set one up first (MFA-3). */
   readonly enrol?: boolean;
+  /** The user has passkeys but no authenticator app, and this sign-in requires more than a password. */
+  readonly passkeyInstead?: boolean;
 }
 
 const PURPOSE = 'second-factor';
@@ -80,7 +83,8 @@ export class SecondFactorSignIn {
   async afterPassword(ctx: Context, details: Details, account: Account): Promise<string> {
     const enrolled = await this.deps.factors.hasTotp(account.id);
     if (enrolled || (await this.multiFactorRequired(details, account.id))) {
-      const pending: PendingSecondFactor = { amr: [...PASSWORD_SIGN_IN.amr], ...(enrolled ? {} : { enrol: true }) };
+      const hasPasskeys = !enrolled && Boolean((await this.deps.passkeys?.list(account.id))?.length);
+      const pending: PendingSecondFactor = { amr: [...PASSWORD_SIGN_IN.amr], ...(enrolled ? {} : hasPasskeys ? { passkeyInstead: true } : { enrol: true }) };
       await this.deps.states.put(details.uid, PURPOSE, account.id, pending, PENDING_TTL_SECONDS);
       return `/interaction/${details.uid}`;
     }
@@ -134,6 +138,10 @@ export class SecondFactorSignIn {
     if (!pending?.accountId) return undefined;
     const account = await this.deps.accounts.findById(pending.accountId);
     if (!account || account.disabled) return undefined;
+    if (pending.payload.passkeyInstead) {
+      const error = `${clientName} requires more than a password. Sign in with your passkey.`;
+      return loginPage({ uid: details.uid, clientName, username: account.username, error });
+    }
     if (pending.payload.enrol && !(await this.deps.factors.hasTotp(account.id))) {
       const secret = (await this.deps.factors.pendingTotpSecret(account.id)) ?? (await this.deps.factors.startTotpEnrolment(account.id));
       const qrImage = await qrCodeImage(otpauthUri(this.deps.issuer, account.username, secret));

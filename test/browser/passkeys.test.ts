@@ -11,7 +11,7 @@ import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACR_MFA, ACR_PHISHING_RESISTANT_HARDWARE } from '../../src/accounts/authentication-context.js';
-import { REDIRECT_URI, registerApi, registerSpaClient, registerUser } from '../support/fixtures.js';
+import { REDIRECT_URI, registerApi, registerClient, registerSpaClient, registerUser } from '../support/fixtures.js';
 import { launchChromium } from '../support/chromium.js';
 import { createTestStorage, freePort, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
 
@@ -34,6 +34,7 @@ beforeAll(async () => {
   server = await startTestServer(storage, { PORT: String(port), ISSUER: `http://localhost:${port}` });
   await registerApi(server);
   await registerSpaClient(server);
+  await registerClient(server, { client_id: 'strict-spa', client_name: 'Strict SPA', require_mfa: true, token_endpoint_auth_method: 'none', redirect_uris: [REDIRECT_URI], scope: 'openid' });
   user = await registerUser(server, 'rita');
   browser = await launchChromium();
   context = await browser.newContext();
@@ -113,7 +114,8 @@ describe('MFA-1 passkeys in the browser', () => {
     // No authenticator app: the login page, which offers the passkey.
     await page.getByRole('button', { name: 'Use a passkey' }).waitFor();
     await touch(true);
-    await page.getByRole('button', { name: 'Use a passkey' }).click();
+    // The page's pending autofill request may answer first once the authenticator is touched.
+    await page.getByRole('button', { name: 'Use a passkey' }).click({ timeout: 3000 }).catch(() => undefined);
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL(/app\.test\.example/);
     await touch(false);
@@ -136,7 +138,7 @@ describe('MFA-1 passkeys in the browser', () => {
     await button.waitFor();
     await page.screenshot({ path: path.join(SCREENSHOTS, 'login-with-passkey.png'), fullPage: true });
     await touch(true);
-    await button.click();
+    await button.click({ timeout: 3000 }).catch(() => undefined);
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL(/app\.test\.example/);
     const tokens = await oidc.authorizationCodeGrant(spa, callback as URL, { pkceCodeVerifier: verifier, expectedState: 'passkey-state' });
@@ -146,6 +148,25 @@ describe('MFA-1 passkeys in the browser', () => {
     expect(stored?.lastUsedAt).toBeInstanceOf(Date);
     expect(capturedAssertion).toContain('response=');
     await touch(false);
+  });
+
+  it('MFA-3 a require_mfa client answers a password with "use your passkey" instead of enrolling an app', async () => {
+    const strict = await oidc.discovery(new URL(server.issuer), 'strict-spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+    const verifier = oidc.randomPKCECodeVerifier();
+    await page.goto((await authorizationUrl(strict, verifier, { prompt: 'login' })).href);
+    await page.getByLabel('Username').fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Strict SPA requires more than a password. Sign in with your passkey.' }).waitFor();
+    expect(await server.gatehouse.services.factors.hasTotp(user.account.id)).toBe(false);
+    await touch(true);
+    // The page's pending autofill request may answer first once the authenticator is touched.
+    await page.getByRole('button', { name: 'Use a passkey' }).click({ timeout: 3000 }).catch(() => undefined);
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL(/app\.test\.example/);
+    await touch(false);
+    const tokens = await oidc.authorizationCodeGrant(strict, callback as URL, { pkceCodeVerifier: verifier, expectedState: 'passkey-state' });
+    expect(tokens.claims()).toMatchObject({ acr: ACR_PHISHING_RESISTANT_HARDWARE, amr: ['hwk', 'user'] });
   });
 
   it('refuses a captured assertion replayed into a new sign-in', async () => {
