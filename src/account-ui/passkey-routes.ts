@@ -3,7 +3,8 @@
  * origin and CSRF checks): the registration challenge is made by the server, bound to this
  * browser session, kept in the database for five minutes and taken once; a credential already
  * registered is refused; a passkey is addressed only within the signed-in user's own account;
- * removing one needs the current password. Events are logged and counted without key material.
+ * adding or removing one needs a recent sign-in (a stolen session must not add a way in), and
+ * removing one the current password too. Events are logged and counted without key material.
  */
 import type Router from '@koa/router';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
@@ -18,7 +19,7 @@ import type { RelyingParty } from '../mfa/webauthn.js';
 import type { Metrics } from '../observability/metrics.js';
 import { passkeysPage } from './passkey-views.js';
 import { factorRemovedPage } from './second-factor-views.js';
-import { requireRecentSignIn } from './recent-sign-in.js';
+import { reauthenticationUrl, requireRecentSignIn, signedInRecently } from './recent-sign-in.js';
 
 export interface PasskeyAccountDependencies {
   readonly accounts: AccountStore;
@@ -86,7 +87,18 @@ function parseRegistration(text: string): RegistrationResponseJSON | undefined {
 export function registerPasskeyRoutes(router: Router, deps: PasskeyAccountDependencies): void {
   const page = async (ctx: Context, status = 200, errors?: readonly string[]) => {
     const user = userOf(ctx);
-    sendPage(ctx, passkeysPage({ csrf: user.csrf, passkeys: await deps.passkeys.list(user.accountId), notice: NOTICES[String(ctx.query['done'] ?? '')], ...(errors ? { errors } : {}) }), { status });
+    sendPage(
+      ctx,
+      passkeysPage({
+        csrf: user.csrf,
+        passkeys: await deps.passkeys.list(user.accountId),
+        notice: NOTICES[String(ctx.query['done'] ?? '')],
+        // Adding a way in needs a recent sign-in: otherwise the page offers one first.
+        reauthenticate: signedInRecently(user.loginTs) ? undefined : reauthenticationUrl(deps.issuer, '/account/passkeys'),
+        ...(errors ? { errors } : {}),
+      }),
+      { status },
+    );
   };
   const done = (ctx: Context, what: string) => {
     ctx.status = 303;
@@ -98,6 +110,7 @@ export function registerPasskeyRoutes(router: Router, deps: PasskeyAccountDepend
   router.post('/passkeys/options', async (koa) => {
     const ctx = koa as unknown as Context;
     const user = userOf(ctx);
+    if (!requireRecentSignIn(ctx, user, deps.issuer, '/account/passkeys')) return;
     const account = await deps.accounts.findById(user.accountId);
     if (!account) return ctx.throw(401, 'Your session has ended. Sign in again.');
     const options = await deps.relyingParty.registrationOptions(account, await deps.passkeys.list(account.id));
@@ -109,6 +122,7 @@ export function registerPasskeyRoutes(router: Router, deps: PasskeyAccountDepend
   router.post('/passkeys', async (koa) => {
     const ctx = koa as unknown as Context;
     const user = userOf(ctx);
+    if (!requireRecentSignIn(ctx, user, deps.issuer, '/account/passkeys')) return;
     const name = passkeyName.safeParse(field(ctx, 'name'));
     if (!name.success) return page(ctx, 400, name.error.issues.map((issue) => issue.message));
     const response = parseRegistration(field(ctx, 'response'));

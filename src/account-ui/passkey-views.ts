@@ -6,7 +6,14 @@ import type { Passkey } from '../mfa/passkeys.js';
 
 const day = (date: Date) => date.toISOString().slice(0, 10);
 
-export function passkeysPage(view: { csrf: string; passkeys: readonly Passkey[]; notice?: string | undefined; errors?: readonly string[] }): SafeHtml {
+export function passkeysPage(view: {
+  csrf: string;
+  passkeys: readonly Passkey[];
+  notice?: string | undefined;
+  errors?: readonly string[];
+  /** Set when the session's sign-in is not recent: adding a passkey needs a fresh one first. */
+  reauthenticate?: string | undefined;
+}): SafeHtml {
   return accountLayout(
     'Passkeys',
     view.csrf,
@@ -46,7 +53,10 @@ ${view.passkeys.length
 </table>`
   : html`<p class="muted">You have no passkeys yet.</p>`}
 <h2>Add a passkey</h2>
-<form method="post" action="/account/passkeys" data-passkey-register data-options-url="/account/passkeys/options">
+${view.reauthenticate
+  ? html`<p>You signed in a while ago. To add a passkey, sign in again first.</p>
+<p><a class="button" href="${view.reauthenticate}">Sign in again</a></p>`
+  : html`<form method="post" action="/account/passkeys" data-passkey-register data-options-url="/account/passkeys/options">
   <input type="hidden" name="csrf" value="${view.csrf}">
   <input type="hidden" name="response" value="">
   <label for="passkey-name">Name</label>
@@ -54,7 +64,7 @@ ${view.passkeys.length
   <p id="passkey-name-help" class="muted">A name that tells you which device or key it is.</p>
   <div class="actions"><button type="submit">Add a passkey</button></div>
   <p class="muted" data-passkey-status role="status" aria-live="polite"></p>
-</form>`,
+</form>`}`,
     PASSKEY_SCRIPTS,
   );
 }

@@ -2,7 +2,9 @@
  * The account area's second-factor pages (MFA-2). Enforces (on top of the account area's own
  * session, origin and CSRF checks): an authenticator app counts only after a first code from it
  * is confirmed; recovery codes are shown once, right after they are made; removing the app needs
- * the current password. Events are logged and counted, never a secret or a code.
+ * the current password; setting up an app, new recovery codes and removal need a recent sign-in
+ * (a stolen session must not be able to add a way in). Events are logged and counted, never a
+ * secret or a code.
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -64,6 +66,7 @@ export function registerSecondFactorRoutes(router: Router, deps: SecondFactorAcc
   router.post('/totp/start', async (ctx) => {
     const c = ctx as unknown as Context;
     const user = userOf(c);
+    if (!requireRecentSignIn(c, user, deps.issuer, '/account/security')) return;
     try {
       await setupPage(c, await deps.factors.startTotpEnrolment(user.accountId));
     } catch (error) {
@@ -95,6 +98,7 @@ export function registerSecondFactorRoutes(router: Router, deps: SecondFactorAcc
   router.post('/recovery-codes', async (ctx) => {
     const c = ctx as unknown as Context;
     const user = userOf(c);
+    if (!requireRecentSignIn(c, user, deps.issuer, '/account/security')) return;
     try {
       const codes = await deps.factors.regenerateRecoveryCodes(user.accountId);
       deps.logger.info({ event: 'recovery_codes_regenerated', accountId: user.accountId }, 'recovery codes regenerated');

@@ -203,13 +203,29 @@ describe('MFA-1 passkeys in the browser', () => {
     await touch(false);
   });
 
-  it('removes the passkey only with a recent sign-in and the current password', async () => {
+  it('adds and removes passkeys only after a recent sign-in; renames; removal needs the password', async () => {
     // Another tab of the same browser (the first one is still on the unreachable client page).
     const page = await context.newPage();
     page.on('console', (message) => {
       if (/Content Security Policy|Refused to/i.test(message.text())) cspViolations.push(message.text());
     });
+    // A session that signed in an hour ago cannot add a passkey (a stolen session must not add a way in).
+    await server.gatehouse.services.db.knex.raw(
+      "UPDATE oidc_records SET payload = jsonb_set(payload, '{loginTs}', to_jsonb(extract(epoch from now())::int - 3600)) WHERE model = 'Session' AND account_id = ?",
+      [user.account.id],
+    );
     await page.goto(`${server.issuer}/account/passkeys`);
+    expect(await page.getByRole('button', { name: 'Add a passkey' }).count()).toBe(0);
+    const csrf = (await page.locator('input[name="csrf"]').first().getAttribute('value')) ?? '';
+    const options = await page.request.post(`${server.issuer}/account/passkeys/options`, { form: { csrf }, headers: { origin: server.issuer } });
+    expect(options.status()).toBe(403);
+    await page.getByRole('link', { name: 'Sign in again' }).click();
+    await page.getByLabel('Username').fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Add a passkey' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/account/passkeys');
+
     await page.getByText('Rename or remove').click();
     await page.getByLabel('New name for Test laptop').fill('Old laptop');
     await page.getByRole('button', { name: 'Rename' }).click();
