@@ -10,6 +10,7 @@ import * as recordFunctions from './20261122000400_record_functions.js';
 import * as introspectAnyToken from './20261129000400_introspect_any_token.js';
 import * as standardClaims from './20261129000600_standard_claims.js';
 import * as clientRegistration from './20261129000700_client_registration.js';
+import * as secondFactors from './20261129000800_second_factors.js';
 
 export interface Migration {
   readonly name: string;
@@ -25,4 +26,5 @@ export const migrations: readonly Migration[] = [
   { name: '20261129000400_introspect_any_token', ...introspectAnyToken },
   { name: '20261129000600_standard_claims', ...standardClaims },
   { name: '20261129000700_client_registration', ...clientRegistration },
+  { name: '20261129000800_second_factors', ...secondFactors },
 ];

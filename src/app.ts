@@ -36,6 +36,11 @@ import { bodyLimit } from './security/body-limit.js';
 import type { ClientStore } from './clients/store.js';
 import { dropUntrustedCertificateHeaders } from './tls/forwarded-certificate.js';
 import { registrationUpdates } from './registration/edge.js';
+import type { SecondFactorStore } from './mfa/store.js';
+import type { InteractionStates } from './mfa/interaction-states.js';
+import { SecondFactorSignIn } from './interactions/second-factor.js';
+import type { PasskeyStore } from './mfa/passkeys.js';
+import { RelyingParty } from './mfa/webauthn.js';
 
 export interface AppDependencies {
   readonly config: Config;
@@ -50,6 +55,9 @@ export interface AppDependencies {
   readonly rateLimits: RateLimits;
   readonly admin: Router;
   readonly metrics: Metrics;
+  readonly factors?: SecondFactorStore;
+  readonly interactionStates?: InteractionStates;
+  readonly passkeys?: PasskeyStore;
 }
 
 /** A superset of the paths the host's routers serve; anything else belongs to the engine. */
@@ -59,6 +67,13 @@ export function createApp(deps: AppDependencies): Koa {
   const app = new Koa({ proxy: deps.config.trustProxy });
   const provider = () => deps.live.current;
   const loginThrottle = new LoginThrottle(deps.rateLimits, deps.config.rateLimits.login);
+  const secondFactor = deps.factors && deps.interactionStates
+    ? new SecondFactorSignIn({ provider, accounts: deps.accounts, factors: deps.factors, states: deps.interactionStates, throttle: loginThrottle, logger: deps.logger, metrics: deps.metrics, issuer: deps.config.issuer, requirement: deps.config.mfa.requireFor, passkeys: deps.passkeys })
+    : undefined;
+  // MFA-1: the relying party's ID and origin are the issuer's.
+  const passkeys = deps.passkeys && deps.interactionStates
+    ? { provider, accounts: deps.accounts, passkeys: deps.passkeys, states: deps.interactionStates, relyingParty: new RelyingParty(deps.config.issuer), logger: deps.logger, metrics: deps.metrics }
+    : undefined;
   const routes = [
     healthRoutes(deps.db, () => deps.live.publicJwks.length > 0),
     assetRoutes(),
@@ -69,6 +84,8 @@ export function createApp(deps: AppDependencies): Koa {
       logger: deps.logger,
       metrics: deps.metrics,
       throttle: loginThrottle,
+      ...(secondFactor ? { secondFactor } : {}),
+      ...(passkeys ? { passkeys } : {}),
     }),
     deps.admin,
     accountRoutes({
@@ -80,6 +97,9 @@ export function createApp(deps: AppDependencies): Koa {
       sessionTtl: sessionTtl(deps.config),
       logger: deps.logger,
       throttle: loginThrottle,
+      ...(deps.factors ? { factors: deps.factors } : {}),
+      metrics: deps.metrics,
+      ...(passkeys ? { passkeys } : {}),
     }),
   ];
 

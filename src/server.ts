@@ -71,6 +71,9 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
       rateLimits: services.rateLimits,
       admin: adminRoutes({ services, live, structuredTokens, logger }),
       metrics,
+      factors: services.factors,
+      interactionStates: services.interactionStates,
+      passkeys: services.passkeys,
     });
     await decoyHash;
     // API-5: a flood meets a connection cap and event-loop-lag shedding before the app.

@@ -25,6 +25,9 @@ import { ClientCertificates } from './tls/client-certificates.js';
 import { InitialAccessTokenStore } from './registration/initial-access-tokens.js';
 import { ClientRegistrations } from './registration/registered-clients.js';
 import { registrationAccessTokenAdapter } from './registration/registration-access-tokens.js';
+import { SecondFactorStore } from './mfa/store.js';
+import { InteractionStates } from './mfa/interaction-states.js';
+import { PasskeyStore } from './mfa/passkeys.js';
 
 export interface Services {
   readonly config: Config;
@@ -41,6 +44,12 @@ export interface Services {
   readonly initialAccessTokens: InitialAccessTokenStore;
   /** Migrations this open applied (OpenOptions.migrate). */
   readonly migrationsApplied: readonly string[];
+  /** MFA-2: authenticator apps and recovery codes. */
+  readonly factors: SecondFactorStore;
+  /** What an unfinished sign-in has proven so far, per interaction. */
+  readonly interactionStates: InteractionStates;
+  /** MFA-1: WebAuthn credentials. */
+  readonly passkeys: PasskeyStore;
   close(): Promise<void>;
 }
 
@@ -93,6 +102,9 @@ export async function openServices(config: Config, options: OpenOptions): Promis
       rateLimits,
       initialAccessTokens: new InitialAccessTokenStore(db.knex, masterSecret),
       migrationsApplied,
+      factors: new SecondFactorStore(db.knex, masterSecret),
+      interactionStates: new InteractionStates(db.knex),
+      passkeys: new PasskeyStore(db.knex),
       async close() {
         await rateLimits.close();
         await feed.close();

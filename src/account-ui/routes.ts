@@ -23,6 +23,11 @@ import { ValidationError, parseOrThrow } from '../validation.js';
 import { accountSignInUrl, pushedAccountSignInUrl } from './account-client.js';
 import { describeDevice, maskIp } from './device.js';
 import { passwordChangedPage, passwordPage, sessionsPage } from './views.js';
+import type { SecondFactorStore } from '../mfa/store.js';
+import type { Metrics } from '../observability/metrics.js';
+import { SECOND_FACTOR_FORMS, registerSecondFactorRoutes } from './second-factor-routes.js';
+import { requireRecentSignIn, returnPathOf } from './recent-sign-in.js';
+import { PASSKEY_FORMS, PASSKEY_FORM_PATTERNS, registerPasskeyRoutes, type PasskeyAccountDependencies } from './passkey-routes.js';
 
 export interface AccountAreaDependencies {
   readonly config: Config;
@@ -34,12 +39,19 @@ export interface AccountAreaDependencies {
   readonly logger: Logger;
   /** The sign-in throttle: a stolen session cookie must not make password guessing cheaper. */
   readonly throttle: LoginThrottle;
+  /** MFA-2: the authenticator app and recovery codes pages. */
+  readonly factors?: SecondFactorStore;
+  readonly metrics?: Metrics;
+  /** MFA-1: the passkeys page. */
+  readonly passkeys?: Omit<PasskeyAccountDependencies, 'issuer' | 'otherSessions'>;
 }
 
 interface SignedIn {
   readonly accountId: string;
   readonly uid: string;
   readonly csrf: string;
+  /** When this session last signed in (seconds): sensitive changes need a recent one. */
+  readonly loginTs?: number | undefined;
 }
 
 const form = bodyParser({ enableTypes: ['form'], formLimit: BODY_LIMIT, encoding: 'utf-8' });
@@ -59,8 +71,11 @@ const FORM_SCHEMAS: Record<string, z.ZodType> = {
     new_password: z.string().max(1024),
     confirm_password: z.string().max(1024),
   }),
+  ...SECOND_FACTOR_FORMS,
+  ...PASSKEY_FORMS,
 };
-const schemaFor = (path: string): z.ZodType => FORM_SCHEMAS[path] ?? csrfOnly;
+const schemaFor = (path: string): z.ZodType =>
+  FORM_SCHEMAS[path] ?? PASSKEY_FORM_PATTERNS.find(([pattern]) => pattern.test(path))?.[1] ?? csrfOnly;
 
 export function accountRoutes(deps: AccountAreaDependencies): Router {
   const router = new Router({ prefix: '/account' });
@@ -72,7 +87,7 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
     if (!session.accountId) return undefined;
     // Using the account area is activity: slide the idle timeout like any engine request does.
     await session.save(deps.sessionTtl(session));
-    return { accountId: session.accountId, uid: session.uid, csrf: deps.secret.mac('csrf', session.uid) };
+    return { accountId: session.accountId, uid: session.uid, csrf: deps.secret.mac('csrf', session.uid), loginTs: session.loginTs };
   }
 
   /** Every page needs a session; state changes also need our origin and the session's CSRF token. */
@@ -107,7 +122,7 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
       return;
     }
     ctx.status = 303;
-    ctx.redirect('/account');
+    ctx.redirect(returnPathOf(ctx.query['state']));
   });
 
   router.get('/', async (ctx) => {
@@ -174,6 +189,7 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
 
   router.post('/password', async (ctx) => {
     const user = userOf(ctx);
+    if (!requireRecentSignIn(ctx, user, deps.config.issuer, '/account/password')) return;
     const next = field(ctx, 'new_password');
     const refuse = (status: number, errors: readonly string[]) => sendPage(ctx, passwordPage({ csrf: user.csrf, errors }), { status });
     if (next !== field(ctx, 'confirm_password')) return refuse(400, ['The new passwords do not match.']);
@@ -202,6 +218,13 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
     const others = (await deps.sessions.listForAccount(user.accountId)).filter((session) => session.uid !== user.uid).length;
     sendPage(ctx, passwordChangedPage({ csrf: user.csrf, otherSessions: others }));
   });
+
+  const otherSessions = async (accountId: string, uid: string) =>
+    (await deps.sessions.listForAccount(accountId)).filter((session) => session.uid !== uid).length;
+  if (deps.passkeys) registerPasskeyRoutes(router, { ...deps.passkeys, issuer: deps.config.issuer, otherSessions });
+  if (deps.factors) {
+    registerSecondFactorRoutes(router, { issuer: deps.config.issuer, accounts: deps.accounts, factors: deps.factors, logger: deps.logger, metrics: deps.metrics, otherSessions });
+  }
 
   return router;
 }

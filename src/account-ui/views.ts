@@ -13,13 +13,15 @@ export interface SessionView {
 
 const when = (date: Date) => date.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
 
-function accountLayout(title: string, csrf: string, body: SafeHtml): SafeHtml {
+export function accountLayout(title: string, csrf: string, body: SafeHtml, scripts: readonly string[] = []): SafeHtml {
   const nav = html`<nav class="actions inline">
     <a href="/account">Sessions</a>
     <a href="/account/password">Password</a>
+    <a href="/account/security">Sign-in security</a>
+    <a href="/account/passkeys">Passkeys</a>
     <form method="post" action="/account/sign-out"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Sign out</button></form>
   </nav>`;
-  return layout({ title, wide: true, nav }, body);
+  return layout({ title, wide: true, nav, scripts }, body);
 }
 
 export function sessionsPage(view: { username: string; csrf: string; sessions: readonly SessionView[]; notice?: string }): SafeHtml {

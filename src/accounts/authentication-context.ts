@@ -4,13 +4,20 @@
  * actually signed in; a request that makes an `acr` essential is met only by a method listed
  * here, otherwise it fails (OIDC Core 5.5.1.1) instead of silently downgrading.
  *
- * Only a password exists today. Stronger methods (a second factor, passkeys) add a row here
- * with a stronger class — e.g. `urn:gatehouse:acr:mfa` for password + TOTP, and the OpenID EAP
- * values `phr` / `phrh` for phishing-resistant passkeys — and the login sets it.
+ * A password alone, or a password with a one-time code (authenticator app or recovery code,
+ * `urn:gatehouse:acr:mfa`, MFA-2), or a passkey with user verification (MFA-1): the OpenID EAP
+ * values `phr` (a synced passkey) and `phrh` (a hardware-bound one).
  */
 
 /** Password sign-in: one knowledge factor (RFC 8176 `pwd`). */
 export const ACR_PASSWORD = 'urn:gatehouse:acr:password';
+
+/** Multi-factor sign-in (MFA-2, MFA-3): a password and a one-time code (RFC 8176 `pwd` + `otp`). */
+export const ACR_MFA = 'urn:gatehouse:acr:mfa';
+
+/** Passkey sign-in (MFA-1), OpenID EAP ACR values: phishing-resistant; and hardware-protected. */
+export const ACR_PHISHING_RESISTANT = 'phr';
+export const ACR_PHISHING_RESISTANT_HARDWARE = 'phrh';
 
 interface AuthenticationMethod {
   readonly acr: string;
@@ -18,7 +25,12 @@ interface AuthenticationMethod {
 }
 
 /** Every method the sign-in offers, weakest first. */
-export const AUTHENTICATION_METHODS: readonly AuthenticationMethod[] = [{ acr: ACR_PASSWORD, amr: ['pwd'] }];
+export const AUTHENTICATION_METHODS: readonly AuthenticationMethod[] = [
+  { acr: ACR_PASSWORD, amr: ['pwd'] },
+  { acr: ACR_MFA, amr: ['pwd', 'otp'] },
+  { acr: ACR_PHISHING_RESISTANT, amr: ['swk', 'user'] },
+  { acr: ACR_PHISHING_RESISTANT_HARDWARE, amr: ['hwk', 'user'] },
+];
 
 /** Advertised as `acr_values_supported`. */
 export const SUPPORTED_ACR_VALUES = AUTHENTICATION_METHODS.map((method) => method.acr);
@@ -43,4 +55,19 @@ export function requestedAcrValues(request: AcrRequest | undefined): string[] {
 /** Whether some sign-in method Gatehouse offers yields one of `values`. */
 export function canSatisfy(values: readonly string[]): boolean {
   return values.some((value) => SUPPORTED_ACR_VALUES.includes(value));
+}
+
+/** What the ID token says after a password and an authenticator-app or recovery code. */
+export const PASSWORD_AND_CODE_SIGN_IN = { acr: ACR_MFA, amr: ['pwd', 'otp'] } as const;
+
+/** The classes that mean more than one factor; asking for any of them asks for a step-up (MFA-3). */
+export const MULTI_FACTOR_ACR_VALUES: readonly string[] = [ACR_MFA, ACR_PHISHING_RESISTANT, ACR_PHISHING_RESISTANT_HARDWARE];
+
+export function isMultiFactor(acr: string | undefined): boolean {
+  return acr !== undefined && MULTI_FACTOR_ACR_VALUES.includes(acr);
+}
+
+/** Whether a request's acr_values (space-separated, in order of preference) ask for multi-factor. */
+export function asksForMultiFactor(acrValues: unknown): boolean {
+  return typeof acrValues === 'string' && acrValues.split(' ').some((value) => MULTI_FACTOR_ACR_VALUES.includes(value));
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { resourceServerSchema } from '../apis/schema.js';
 import { clientMetadataSchema } from '../clients/schema.js';
 import { ADMIN_API } from './admin-api.js';
-import { disabledBody, newUserBody, passwordBody, userClaimsBody } from './schemas.js';
+import { disabledBody, mfaRequiredBody, newUserBody, passwordBody, userClaimsBody } from './schemas.js';
 import { initialAccessTokenRequest } from '../registration/initial-access-tokens.js';
 
 const schema = (zodSchema: z.ZodType) => z.toJSONSchema(zodSchema, { io: 'input', unrepresentable: 'any' });
@@ -47,6 +47,7 @@ export function buildOpenApiDocument(issuer: string) {
         Disabled: schema(disabledBody),
         UserClaims: schema(userClaimsBody),
         InitialAccessTokenRequest: schema(initialAccessTokenRequest),
+        MfaRequired: schema(mfaRequiredBody),
       },
     },
     paths: {
@@ -85,6 +86,15 @@ export function buildOpenApiDocument(issuer: string) {
         post: op('Issue an initial access token (returned once)', 'admin:write', { requestBody: jsonBody('InitialAccessTokenRequest') }),
       },
       '/initial-access-tokens/{id}': { parameters: [pathParam('id')], delete: op('Revoke an initial access token', 'admin:write') },
+      '/users/{username}/factors': {
+        parameters: [pathParam('username')],
+        get: op("List a user's sign-in factors (authenticator app, recovery codes left, passkeys)", 'admin:read'),
+        delete: op("Remove all of a user's second factors and passkeys, and end their sessions", 'admin:write'),
+      },
+      '/users/{username}/mfa-required': {
+        parameters: [pathParam('username')],
+        put: op('Require (or stop requiring) multi-factor sign-in for a user', 'admin:write', { requestBody: jsonBody('MfaRequired') }),
+      },
       '/keys': { get: op('List signing and cookie keys with their state', 'admin:read') },
       '/keys/rotate': { post: op('Publish a new key generation; it signs after KEY_PUBLISH_DELAY', 'admin:write') },
     },

@@ -20,6 +20,7 @@ import { adminAuthentication, requireScope } from './authentication.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { disabledBody, newUserBody, passwordBody, userClaimsBody } from './schemas.js';
 import { addInitialAccessTokenRoutes } from './initial-access-token-routes.js';
+import { registerFactorRoutes } from './factor-routes.js';
 
 export interface AdminDependencies {
   readonly services: Services;
@@ -171,6 +172,9 @@ export function adminRoutes(deps: AdminDependencies): Router {
     audit(ctx, 'session.end_all', account.username);
     ctx.body = { ended };
   });
+
+  // A user's sign-in factors (MFA)
+  registerFactorRoutes(router, { stores: services, read, write, accountOf, audit });
 
   // Keys
   router.get('/keys', read, async (ctx) => {

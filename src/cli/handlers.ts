@@ -12,6 +12,7 @@ import { newAccountSchema } from '../accounts/schema.js';
 import { claimChangesSchema, claimsFromSources } from '../accounts/claims.js';
 import { describeReset, resetPassword } from '../accounts/password-reset.js';
 import { initialAccessTokenCommand, type InitialAccessTokenFlags } from './initial-access-tokens.js';
+import { manageFactors } from './factors.js';
 import { ADMIN_API, ADMIN_SCOPES } from '../admin/admin-api.js';
 import { quickstart as runQuickstart } from './quickstart.js';
 import type { CommandHandler } from './commands.js';
@@ -96,6 +97,14 @@ const initialAccessTokens =
   (verb: 'create' | 'list' | 'revoke'): CommandHandler =>
   ({ services, target, flags, out }) =>
     initialAccessTokenCommand(services, verb, target, flags as InitialAccessTokenFlags, out);
+const factors =
+  (verb: 'factors' | 'reset-factors' | 'require-mfa'): CommandHandler =>
+  ({ services, target, flags, out }) =>
+    manageFactors(services, verb, target, Boolean(flags['off']), out);
+export const listFactors = factors('factors');
+export const resetFactors = factors('reset-factors');
+export const requireMfa = factors('require-mfa');
+
 export const createInitialAccessToken = initialAccessTokens('create');
 export const listInitialAccessTokens = initialAccessTokens('list');
 export const revokeInitialAccessToken = initialAccessTokens('revoke');

@@ -110,6 +110,8 @@ const clientMetadataFields = z.strictObject({
   // Gatehouse metadata: a resource server that may introspect any token; without it a client
   // introspects only tokens issued to itself.
   introspect_any_token: z.boolean().optional(),
+  // MFA-3: sign-ins for this client must be multi-factor (users without a second factor enrol one).
+  require_mfa: z.boolean().optional(),
 });
 
 /** The metadata fields the schema knows (anything else is rejected by name). */

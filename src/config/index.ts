@@ -84,6 +84,10 @@ export interface Config {
     /** New registrations per client address and hour. */
     readonly perHour: number;
   };
+  /** MFA-3: clients whose sign-ins must be multi-factor (besides those registered with require_mfa). */
+  readonly mfa: {
+    readonly requireFor: 'all' | readonly string[];
+  };
 }
 
 export interface TlsSettings {
@@ -206,6 +210,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       scopes: e.REGISTRATION_SCOPES?.split(/[\s,]+/).filter(Boolean),
       redirectHosts: e.REGISTRATION_REDIRECT_HOSTS?.split(/[\s,]+/).filter(Boolean).map((host) => host.toLowerCase()),
       perHour: e.RATE_LIMIT_REGISTRATION_PER_HOUR,
+    },
+    mfa: {
+      requireFor: !e.REQUIRE_MFA_FOR || e.REQUIRE_MFA_FOR === 'none' ? [] : e.REQUIRE_MFA_FOR === 'all' ? 'all' : e.REQUIRE_MFA_FOR.split(',').map((id) => id.trim()),
     },
   });
 }

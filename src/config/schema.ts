@@ -160,6 +160,13 @@ export const environmentSchema = z
       z.string().regex(/^[A-Za-z0-9.*\-\s,:\[\]]+$/, 'REGISTRATION_REDIRECT_HOSTS must be host names (optionally *.domain) separated by spaces or commas').optional(),
     ),
     RATE_LIMIT_REGISTRATION_PER_HOUR: z.coerce.number().int().min(1).max(1_000_000).default(20),
+    // MFA-3: "none", "all", or a comma-separated list of client ids whose sign-ins must be multi-factor.
+    REQUIRE_MFA_FOR: optionalText.pipe(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9._~:@-]+(\s*,\s*[A-Za-z0-9._~:@-]+)*$/, 'REQUIRE_MFA_FOR must be none, all, or a comma-separated list of client ids')
+        .optional(),
+    ),
   })
   .superRefine((env, ctx) => {
     if (env.DATABASE_URL && !env.GATEHOUSE_SECRET) {

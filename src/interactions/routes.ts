@@ -24,6 +24,8 @@ import type { Metrics } from '../observability/metrics.js';
 import { sendPage } from './respond.js';
 import { clientFormTargets } from '../security/headers.js';
 import { consentPage, errorPage, loginPage } from './views/pages.js';
+import type { SecondFactorSignIn } from './second-factor.js';
+import { registerPasskeySignIn, type PasskeySignInDependencies } from './passkey-sign-in.js';
 
 export interface InteractionDependencies {
   readonly provider: () => Provider;
@@ -32,6 +34,10 @@ export interface InteractionDependencies {
   readonly logger: Logger;
   readonly throttle: LoginThrottle;
   readonly metrics?: Metrics;
+  /** MFA-2: the code step after the password, for accounts that have a second factor. */
+  readonly secondFactor?: SecondFactorSignIn;
+  /** MFA-1: sign-in with a passkey instead of a password. */
+  readonly passkeys?: PasskeySignInDependencies;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -130,6 +136,15 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
         redirectTo(ctx, url);
         return;
       }
+      const secondStep = await deps.secondFactor?.nextStep(ctx, details, clientName);
+      if (secondStep && 'redirect' in secondStep) {
+        redirectTo(ctx, secondStep.redirect);
+        return;
+      }
+      if (secondStep) {
+        sendPage(ctx, secondStep.page, { formTargets });
+        return;
+      }
       sendPage(ctx, loginPage({ uid: details.uid, clientName }), { formTargets });
       return;
     }
@@ -195,9 +210,14 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     deps.metrics?.logins.inc({ result: 'ok' });
     deps.logger.info({ event: 'login_succeeded', accountId: account.id, clientId: client.clientId }, 'login succeeded');
     const login = { accountId: account.id, acr: PASSWORD_SIGN_IN.acr, amr: [...PASSWORD_SIGN_IN.amr] };
-    const url = await provider.interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
+    const url = deps.secondFactor
+      ? await deps.secondFactor.afterPassword(ctx, details, account)
+      : await provider.interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
     redirectTo(ctx, url);
   });
+
+  deps.secondFactor?.register(router);
+  if (deps.passkeys) registerPasskeySignIn(router, deps.passkeys);
 
   router.post('/:uid/confirm', form, async (ctx) => {
     const provider = deps.provider();

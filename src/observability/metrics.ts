@@ -16,6 +16,9 @@ const KNOWN_ROUTES = new Set([
   '/session/end/success', '/interaction/:uid', '/interaction/:uid/login', '/interaction/:uid/confirm', '/interaction/:uid/abort',
   '/account', '/account/password', '/account/sign-out', '/account/callback', '/account/sessions/end-others',
   '/account/sessions/:handle/end', '/healthz', '/readyz', '/assets/gatehouse.css',
+  '/interaction/:uid/second-factor', '/interaction/:uid/enrol', '/account/security', '/account/totp/start', '/account/totp/confirm', '/account/totp/remove',
+  '/account/recovery-codes', '/interaction/:uid/passkey', '/interaction/:uid/passkey/options', '/account/passkeys',
+  '/account/passkeys/options', '/assets/passkeys.js', '/assets/simplewebauthn-browser.js',
 ]);
 
 export function routeLabel(path: string): string {
@@ -48,6 +51,13 @@ export class Metrics {
     name: 'gatehouse_rate_limit_rejections_total',
     help: 'Requests refused by a rate limit, by policy',
     labelNames: ['policy'] as const,
+    registers: [this.registry],
+  });
+
+  readonly secondFactors = new Counter({
+    name: 'gatehouse_second_factor_total',
+    help: 'Second-factor events (MFA): sign-in attempts by method and result, enrolments and removals',
+    labelNames: ['method', 'result'] as const,
     registers: [this.registry],
   });
 

@@ -24,6 +24,7 @@ import { pushedAuthorizationRequestsFeature } from './pushed-authorization-reque
 import type { ClientCertificates } from '../tls/client-certificates.js';
 import { mtlsClientAuthMethods, mtlsFeature } from './mtls.js';
 import { registrationFeatures } from '../registration/engine.js';
+import { signInPolicy } from '../mfa/policy.js';
 
 export interface ProviderState {
   readonly keyring: Keyring;
@@ -77,7 +78,11 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
     acrValues: [...SUPPORTED_ACR_VALUES],
     scopes: [...new Set([...OIDC_SCOPES, ...apiScopes])],
     findAccount: findAccount(deps.accounts),
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      // MFA-3: a live session signed in with less than a requested or required second factor is stepped up.
+      policy: signInPolicy(config.mfa.requireFor),
+    },
     responseTypes: ['code'],
     pkce: { required: (ctx, client) => pkceRequired(ctx, client as never) },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none', ...mtlsClientAuthMethods(config)],
@@ -99,13 +104,16 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
       token_endpoint_auth_method: 'client_secret_basic',
     },
     extraClientMetadata: {
-      properties: ['require_pkce', 'introspect_any_token'],
+      properties: ['require_pkce', 'introspect_any_token', 'require_mfa'],
       validator(_ctx, key, value) {
         if (key === 'require_pkce' && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata('require_pkce must be a boolean');
         }
         if (key === 'introspect_any_token' && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata('introspect_any_token must be a boolean');
+        }
+        if (key === 'require_mfa' && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('require_mfa must be a boolean');
         }
       },
     },

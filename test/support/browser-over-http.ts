@@ -93,7 +93,11 @@ export class HttpBrowser {
   }
 
   /** From an authorization URL to the client's redirect URI: sign in, then allow. */
-  async authorize(authorizationUrl: URL, issuer: string, credentials: { username: string; password: string }): Promise<URL> {
+  async authorize(
+    authorizationUrl: URL,
+    issuer: string,
+    credentials: { username: string; password: string; secondFactor?: (page: string) => Record<string, string> },
+  ): Promise<URL> {
     let step = await this.follow(authorizationUrl, issuer);
     for (let pages = 0; pages < 6 && step.page; pages += 1) {
       const html = await step.page.text();
@@ -110,6 +114,13 @@ export class HttpBrowser {
       }
       if (html.includes('name="password"')) {
         step = await this.follow(`${issuer}/interaction/${uid}/login`, issuer, { form: { username: credentials.username, password: credentials.password } });
+      } else if (/\/(second-factor|enrol)"/.test(html) && credentials.secondFactor) {
+        // The code page, or (MFA-3) the enrolment page of a sign-in that requires a second factor.
+        const action = html.includes('/enrol"') ? 'enrol' : 'second-factor';
+        step = await this.follow(`${issuer}/interaction/${uid}/${action}`, issuer, { form: credentials.secondFactor(html) });
+      } else if (html.includes('I have saved them, continue')) {
+        const href = /<a class="button" href="([^"]+)">I have saved them/.exec(html)?.[1] ?? '';
+        step = await this.follow(href.replace(/&amp;/g, '&'), issuer);
       } else if (html.includes('/confirm"')) {
         step = await this.follow(`${issuer}/interaction/${uid}/confirm`, issuer, { form: {} });
       } else {

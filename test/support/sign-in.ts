@@ -23,7 +23,7 @@ export interface SignedIn {
 export async function signInAndRedeem(
   server: TestServer,
   config: oidc.Configuration,
-  user: { username: string; password: string },
+  user: { username: string; password: string; secondFactor?: (page: string) => Record<string, string> },
   params: Record<string, string> = {},
   browser = new HttpBrowser(),
 ): Promise<SignedIn> {

@@ -7,6 +7,8 @@ export interface LayoutOptions {
   readonly wide?: boolean;
   /** Replaces the default header controls (the account area has its own navigation). */
   readonly nav?: SafeHtml;
+  /** Same-origin scripts (CSP: script-src 'self'), e.g. the passkey ceremonies. */
+  readonly scripts?: readonly string[];
 }
 
 export function layout(options: LayoutOptions, body: SafeHtml): SafeHtml {
@@ -18,7 +20,8 @@ export function layout(options: LayoutOptions, body: SafeHtml): SafeHtml {
 <meta name="referrer" content="same-origin">
 <title>${options.title} · Gatehouse</title>
 <link rel="stylesheet" href="/assets/gatehouse.css">
-</head>
+${(options.scripts ?? []).map((src) => html`<script src="${src}" defer></script>
+`)}</head>
 <body>
 <header class="bar">
   <span class="brand">Gatehouse</span>

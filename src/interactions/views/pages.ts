@@ -1,6 +1,7 @@
 /** The pages of the sign-in journey. Inputs carry visible labels; buttons say what they do. */
 import { html, trusted, type SafeHtml } from './html.js';
 import { layout } from './layout.js';
+import { PASSKEY_SCRIPTS, passkeySignIn } from './passkey.js';
 
 export interface LoginView {
   readonly uid: string;
@@ -11,19 +12,20 @@ export interface LoginView {
 
 export function loginPage(view: LoginView): SafeHtml {
   return layout(
-    { title: 'Sign in' },
+    { title: 'Sign in', scripts: PASSKEY_SCRIPTS },
     html`<h1>Sign in</h1>
 <p class="lead">to continue to <strong>${view.clientName}</strong></p>
 ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
 <form method="post" action="/interaction/${view.uid}/login" autocomplete="on">
   <label for="username">Username</label>
-  <input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="64" value="${view.username ?? ''}" autofocus>
+  <input id="username" name="username" type="text" autocomplete="username webauthn" autocapitalize="none" spellcheck="false" required maxlength="64" value="${view.username ?? ''}" autofocus>
   <label for="password">Password</label>
   <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024">
   <div class="actions">
     <button type="submit">Sign in</button>
   </div>
 </form>
+${passkeySignIn(view.uid)}
 <form method="post" action="/interaction/${view.uid}/abort">
   <div class="actions"><button type="submit" class="link">Cancel</button></div>
 </form>`,

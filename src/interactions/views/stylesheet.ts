@@ -36,5 +36,17 @@ table.sessions form { margin: 0; }
 .notice { border: 1px solid var(--accent); border-radius: 8px; padding: 10px 12px; }
 fieldset { border: 1px solid var(--border); border-radius: 8px; padding: 12px 16px; }
 label.choice { font-weight: 400; display: flex; gap: 8px; align-items: center; margin: 8px 0; }
+img.qr { display: block; margin: 12px 0; background: #fff; padding: 4px; border-radius: 8px; }
+ol.codes { columns: 2; font-size: 1.1em; padding-left: 28px; }
+ol.codes li { margin: 0 0 8px; break-inside: avoid; }
+code.key { font-size: 1.05em; letter-spacing: .04em; }
+ol.steps li { margin: 8px 0; }
+details.recovery { margin-top: 20px; }
+details.recovery summary { cursor: pointer; color: var(--accent); }
+h2 { font-size: 1.15rem; margin: 24px 0 8px; }
+p.divider { display: flex; align-items: center; gap: 12px; color: var(--muted); margin: 24px 0 0; }
+p.divider::before, p.divider::after { content: ""; flex: 1; border-top: 1px solid var(--border); }
+[hidden] { display: none !important; }
+table.passkeys input[type=text] { width: auto; padding: 6px 8px; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;
