@@ -92,8 +92,9 @@ export function formTargetSource(uri: string): string | undefined {
   // CSP host sources cannot hold an IPv6 literal (Chromium ignores `http://[::1]`): the closest
   // source it accepts is any host with that scheme on exactly that port — only for an explicit
   // port (e.g. the loopback port a native app's sign-in asked for), never for the default one.
+  // Nor for 443: CSP lets an http source match https on that port, i.e. every https site.
   if ((url.protocol === 'https:' || url.protocol === 'http:') && url.hostname.startsWith('[')) {
-    return url.port ? `${url.protocol}//*:${url.port}` : undefined;
+    return url.port && url.port !== '443' ? `${url.protocol}//*:${url.port}` : undefined;
   }
   if (url.protocol === 'https:' || url.protocol === 'http:') return url.origin;
   return url.protocol;

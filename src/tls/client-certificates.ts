@@ -178,9 +178,13 @@ export function subjectAltNames(text: string | undefined): { kind: string; value
 
 const ATTRIBUTE_ALIASES: Record<string, string> = { E: 'EMAILADDRESS', S: 'ST', '2.5.4.3': 'CN', '2.5.4.10': 'O', '2.5.4.11': 'OU', '2.5.4.6': 'C' };
 
-/** RFC 4514 string (`CN=a,O=b`, most specific first) → attribute pairs, unescaped. */
-function rfc4514Pairs(dn: string): string[] {
-  const pairs: string[] = [];
+/**
+ * RFC 4514 string (`CN=a+OU=b,O=c`, most specific first) → RDNs, each its attribute pairs
+ * (unescaped, normalised, sorted: the attributes of a multi-valued RDN have no order).
+ */
+function rfc4514Rdns(dn: string): string[][] {
+  const rdns: string[][] = [];
+  let pairs: string[] = [];
   let current = '';
   for (let i = 0; i < dn.length; i += 1) {
     const char = dn[i]!;
@@ -193,15 +197,19 @@ function rfc4514Pairs(dn: string): string[] {
         current += dn[i + 1];
         i += 1;
       }
-    } else if (char === ',' || char === '+' || char === ';') {
-      pairs.push(current);
+    } else if (char === '+') {
+      pairs.push(normalisePair(current));
+      current = '';
+    } else if (char === ',' || char === ';') {
+      rdns.push([...pairs, normalisePair(current)].sort());
+      pairs = [];
       current = '';
     } else {
       current += char;
     }
   }
-  pairs.push(current);
-  return pairs.map(normalisePair);
+  rdns.push([...pairs, normalisePair(current)].sort());
+  return rdns;
 }
 
 function normalisePair(pair: string): string {
@@ -216,9 +224,11 @@ function normalisePair(pair: string): string {
  * as `CN=a + OU=b`); RFC 4514 lists the RDNs reversed.
  */
 export function distinguishedNamesEqual(certificateSubject: string, expected: string): boolean {
-  const actual = certificateSubject.split('\n').filter(Boolean).flatMap(rfc4514Pairs);
-  const wanted = rfc4514Pairs(expected);
+  // One line is one RDN; a line never holds an unescaped comma, so it parses as a single RDN.
+  const actual = certificateSubject.split('\n').filter(Boolean).flatMap(rfc4514Rdns);
+  const wanted = rfc4514Rdns(expected);
   if (actual.length !== wanted.length) return false;
-  const same = (a: string[], b: string[]) => a.every((pair, i) => pair === b[i]);
+  const sameRdn = (a: string[], b: string[]) => a.length === b.length && a.every((pair, i) => pair === b[i]);
+  const same = (a: string[][], b: string[][]) => a.every((rdn, i) => sameRdn(rdn, b[i] ?? []));
   return same(actual, wanted) || same([...actual].reverse(), wanted);
 }

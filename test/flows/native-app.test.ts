@@ -134,6 +134,8 @@ describe('FLOW-9 native apps', () => {
     const registered = ["'self'", 'http://127.0.0.1', 'com.example.app:', 'https://app.native.example'];
     expect(await formAction('http://127.0.0.1:4567/cb')).toEqual([...registered, 'http://127.0.0.1:4567']);
     expect(await formAction('http://[::1]:4568/cb')).toEqual([...registered, 'http://*:4568']);
+    // http://*:443 would also match every https site (CSP lets http sources upgrade).
+    expect(await formAction('http://[::1]:443/cb')).toEqual(registered);
     expect(await formAction(PRIVATE_USE)).toEqual(registered);
   });
 

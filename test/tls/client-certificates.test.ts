@@ -66,6 +66,15 @@ describe('RFC 8705 subject matching', () => {
     expect(distinguishedNamesEqual('CN=a', 'cn=a')).toBe(true);
   });
 
+  it('keeps a multi-valued RDN together: CN=svc+OU=ops is one RDN, not two', () => {
+    // Node's form of a subject O=Example / (CN=svc + OU=ops), as X509Certificate prints it.
+    const subject = 'O=Example\nCN=svc + OU=ops';
+    expect(distinguishedNamesEqual(subject, 'CN=svc+OU=ops,O=Example')).toBe(true);
+    expect(distinguishedNamesEqual(subject, 'OU=ops+CN=svc,O=Example')).toBe(true);
+    expect(distinguishedNamesEqual(subject, 'OU=ops,CN=svc,O=Example')).toBe(false);
+    expect(distinguishedNamesEqual('O=Example\nOU=ops\nCN=svc', 'CN=svc+OU=ops,O=Example')).toBe(false);
+  });
+
   it('matches one SAN of the registered kind only', () => {
     expect(certificateSubjectMatches(certificate, 'tls_client_auth_san_dns', 'SVC.internal')).toBe(true);
     expect(certificateSubjectMatches(certificate, 'tls_client_auth_san_dns', 'svc.internal.evil')).toBe(false);
