@@ -11,6 +11,9 @@ import { BodyTooLarge, pendingBody, readFormBody } from './request-body.js';
 import { endpointOf } from './token-requests.js';
 
 const FRONT_CHANNEL_ENDPOINTS = new Set(['/auth', '/session/end']);
+// The form travels on as the Location of the 303 and then as the GET's request line, which must
+// fit Node's 16 KiB header limit with the rest of the browser's headers.
+const FRONT_CHANNEL_LIMIT = 8 * 1024;
 
 export function frontChannelPostAsGet(): Middleware {
   return async (ctx, next) => {
@@ -37,6 +40,9 @@ export function frontChannelPostAsGet(): Middleware {
     // repeated for the engine to refuse as it does on GET.
     const params = new URLSearchParams(ctx.querystring);
     for (const [name, value] of new URLSearchParams(body.toString('utf8'))) params.append(name, value);
+    if (ctx.path.length + params.toString().length > FRONT_CHANNEL_LIMIT) {
+      throw new BodyTooLarge(FRONT_CHANNEL_LIMIT, ': push a larger authorization request to the PAR endpoint instead');
+    }
     ctx.status = 303;
     ctx.redirect(`${ctx.path}?${params.toString()}`);
   };

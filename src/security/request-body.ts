@@ -16,8 +16,8 @@ export class BodyTooLarge extends Error {
   readonly status = 413;
   readonly expose = true;
 
-  constructor() {
-    super(`the request body is too large (at most ${BODY_LIMIT / 1024} KiB)`);
+  constructor(limit = BODY_LIMIT, hint = '') {
+    super(`the request body is too large (at most ${limit / 1024} KiB)${hint}`);
     this.name = 'BodyTooLarge';
   }
 }
