@@ -50,6 +50,9 @@ export interface CliSocket {
 }
 
 /** Listens on the data folder's socket; undefined (with a warning) if the path cannot hold one. */
+// Within the server's 25-second shutdown deadline, with room for the rest of the shutdown.
+const COMMAND_DRAIN_MS = 15_000;
+
 export async function listenForCli(dataDir: string, session: CommandSession, logger: Logger): Promise<CliSocket | undefined> {
   const socketPath = path.join(dataDir, CLI_SOCKET_NAME);
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
@@ -62,18 +65,21 @@ export async function listenForCli(dataDir: string, session: CommandSession, log
   } catch {
     // none left
   }
+  const running = new Set<Promise<unknown>>();
   const server = http.createServer((req, res) => {
     if (req.method !== 'POST' || req.url !== CLI_SOCKET_PATH) {
       res.writeHead(404).end();
       return;
     }
-    answer(req, session, logger).then(
+    const command = answer(req, session, logger).then(
       (result) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result)),
       (error: unknown) => {
         logger.warn({ err: error }, 'command from the CLI failed');
         res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(failure(error, false)));
       },
     );
+    running.add(command);
+    void command.finally(() => running.delete(command));
   });
   // Created owner-only from the first moment (umask), then made explicit. (Worker threads may
   // not change the umask; the data folder is 0700 and the chmod follows at once.)
@@ -99,10 +105,17 @@ export async function listenForCli(dataDir: string, session: CommandSession, log
   }
   return {
     path: socketPath,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // A command already running is answered before the database closes under it (OPS-6);
+      // the operator would otherwise not know whether it ran.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, COMMAND_DRAIN_MS)));
+      await Promise.race([Promise.allSettled([...running]), deadline]);
+      clearTimeout(timer);
+      server.closeAllConnections();
+      await closed;
+    },
   };
 }

@@ -34,7 +34,12 @@ export function sendToServer(socketPath: string, request: CommandRequest): Promi
         });
       },
     );
-    req.on('error', (error: NodeJS.ErrnoException) => (NO_SERVER.has(error.code ?? '') ? resolve(undefined) : reject(error)));
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (NO_SERVER.has(error.code ?? '')) resolve(undefined);
+      // The socket is the server owner's alone (0600): say so instead of a bare EACCES.
+      else if (error.code === 'EACCES') reject(Object.assign(new Error(`the Gatehouse server on ${socketPath} runs as another user: run the command as that user`), { name: 'DataDirInUseError' }));
+      else reject(error);
+    });
     req.end(body);
   });
 }

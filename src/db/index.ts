@@ -35,6 +35,8 @@ export async function openDatabase(database: Config['database'], logger?: Logger
     await assertDatabaseReachable(database.url);
     const knex = knexFactory({
       ...log,
+      // An error message keeps the SQL with its placeholders: bound values never reach a log line.
+      compileSqlOnError: false,
       client: 'pg',
       connection: database.url,
       pool: { min: 0, max: database.poolMax },
@@ -57,6 +59,7 @@ export async function openEmbedded(dataDir: string | undefined, logger?: Logger)
     await pglite.waitReady;
     const knex = knexFactory({
       ...(logger ? { log: knexLog(logger) } : {}),
+      compileSqlOnError: false,
       client: ClientPgLite as unknown as typeof Knex.Client,
       dialect: 'postgres',
       // knex-pglite accepts a factory returning an existing instance (see its README).

@@ -20,6 +20,9 @@ const SCRIPTS: Record<string, string> = {
   '/assets/passkeys.js': PASSKEY_SCRIPT,
 };
 
+/** Every asset path served here (the edge leaves them out of the per-address limit). */
+export const ASSET_PATHS: ReadonlySet<string> = new Set(['/assets/gatehouse.css', ...Object.keys(SCRIPTS)]);
+
 export function assetRoutes(): Router {
   const router = new Router();
   for (const [route, body] of Object.entries(SCRIPTS)) {

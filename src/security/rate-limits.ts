@@ -20,6 +20,7 @@ import type { DatabaseKind } from '../db/index.js';
 import { sendPage } from '../interactions/respond.js';
 import { errorPage } from '../interactions/views/pages.js';
 import { endpointOf } from './token-requests.js';
+import { ASSET_PATHS } from '../interactions/assets.js';
 
 export interface Policy {
   readonly name: string;
@@ -149,7 +150,7 @@ export function edgeRateLimits(options: EdgeLimitOptions): EdgeLimits {
   };
 
   const byAddress: Middleware = async (ctx, next) => {
-    if (UNLIMITED_PATHS.has(ctx.path) || ctx.path.startsWith('/assets/')) return next();
+    if (UNLIMITED_PATHS.has(ctx.path) || ASSET_PATHS.has(ctx.path)) return next();
     let res: RateLimiterRes;
     try {
       res = await byIp.consume(ctx.ip);

@@ -49,6 +49,9 @@ describe('API-1 rate limits', () => {
     expect(page.status).toBe(429);
     expect(await page.text()).toContain('Try again in');
     expect((await fetch(`${server.issuer}/healthz`)).status).toBe(200);
+    // Only the assets Gatehouse serves are left out, not every path under /assets/.
+    expect((await fetch(`${server.issuer}/assets/gatehouse.css`)).status).toBe(200);
+    expect((await fetch(`${server.issuer}/assets/nothing-here`)).status).toBe(429);
   });
 
   it('limits each client on the token endpoint, whatever address it calls from', async () => {
