@@ -1,7 +1,8 @@
 /**
  * The HTTP application, in the order a request meets it: logging → errors → security headers
- * → CORS → per-address limit → token-request body → body limit → per-client limits
- * → Gatehouse's own routes → the OpenID provider. The provider runs as its own Koa application
+ * → CORS → untrusted certificate headers dropped → per-address limit → token-request body
+ * → body limit → per-client limits → front-channel POST as GET → registration steps
+ * → Gatehouse's own routes → the OpenID provider. (The overload guard runs before Koa.) The provider runs as its own Koa application
  * on the raw request (not mounted into this one), so its cookies are signed with its own keys
  * and it can be swapped for a rebuilt instance between requests.
  */
