@@ -15,6 +15,10 @@ import type { Logger } from 'pino';
 import type { MtlsSettings } from '../config/index.js';
 import { TrustedProxies, forwardedCertificatePem } from './forwarded-certificate.js';
 
+// Extended key usages (RFC 5280 4.2.1.12): TLS client authentication, and "any".
+const CLIENT_AUTH_USAGE = '1.3.6.1.5.5.7.3.2';
+const ANY_EXTENDED_USAGE = '2.5.29.37.0';
+
 export interface PresentedCertificate {
   readonly certificate: X509Certificate;
   /** The chain ends in a certificate from MTLS_CA_FILE. */
@@ -108,9 +112,14 @@ export class ClientCertificates {
     return { certificate, verified, current: isCurrent(certificate), via: 'header' };
   }
 
-  /** The leaf is signed by a certificate in MTLS_CA_FILE that is itself within its validity. */
+  /**
+   * The leaf is signed by a CA certificate in MTLS_CA_FILE that is itself within its validity, and
+   * may be used for client authentication — what the handshake's own check asks of a certificate.
+   */
   private chainsToAnchor(leaf: X509Certificate): boolean {
-    return this.#anchors.some((anchor) => isCurrent(anchor) && leaf.checkIssued(anchor) && leaf.verify(anchor.publicKey));
+    const usages = leaf.keyUsage; // Node names the extended key usages so
+    if (usages && !usages.includes(CLIENT_AUTH_USAGE) && !usages.includes(ANY_EXTENDED_USAGE)) return false;
+    return this.#anchors.some((anchor) => anchor.ca && isCurrent(anchor) && leaf.checkIssued(anchor) && leaf.verify(anchor.publicKey));
   }
 }
 

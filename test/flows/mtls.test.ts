@@ -223,7 +223,9 @@ describe.each<DatabaseChoice>(['postgres', 'embedded'])('FLOW-8 mutual TLS (%s)'
     it('still verifies the forwarded chain and validity itself', async () => {
       const impostor = issueCertificate(createAuthority('/CN=Impostor CA'), SUBJECTS['svc-dn'].cert);
       const expired = issueCertificate(f.authority, { ...SUBJECTS['svc-dn'].cert, days: -1 });
-      for (const cert of [impostor, expired]) {
+      // Issued by the right CA, but for servers only: the handshake would refuse it as a client's too.
+      const serverOnly = issueCertificate(f.authority, { ...SUBJECTS['svc-dn'].cert, usage: 'server' });
+      for (const cert of [impostor, expired, serverOnly]) {
         expectInvalidClient(await tokenRequest(`${f.server.issuer}/token`, ca(), ccFields('svc-dn'), { headers: { [XFCC]: encodeURIComponent(cert.certPem) }, localAddress: PROXY_ADDRESS }));
       }
     });
