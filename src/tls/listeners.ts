@@ -75,10 +75,15 @@ function withHsts(handler: Handler): Handler {
 }
 
 /** Only the RFC 8705 endpoints answer on the mTLS port; anything else is not there. */
+const FORWARDED_HEADERS = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded'] as const;
+
 function mtlsOnly(handler: Handler): Handler {
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!.toLowerCase().replace(/(.)\/$/, '$1');
     if (MTLS_PATHS.has(path)) {
+      // Clients reach this port directly (Gatehouse terminates its TLS), so no proxy stands in
+      // front to vouch for forwarded addresses: with TRUST_PROXY they would be the client's word.
+      for (const name of FORWARDED_HEADERS) delete req.headers[name];
       handler(req, res);
       return;
     }

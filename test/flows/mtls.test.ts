@@ -51,6 +51,8 @@ async function setUp(kind: DatabaseChoice): Promise<Fixture> {
     MTLS_CA_FILE: files.write('clients-ca.crt', authority.certPem),
     CLIENT_CERT_HEADER: XFCC,
     TRUSTED_PROXIES: `${PROXY_ADDRESS}/32`,
+    // The main port may sit behind a proxy; the mTLS port never does.
+    TRUST_PROXY: 'true',
   });
   await registerApi(server);
   const certs: Record<string, Issued> = {};
@@ -158,6 +160,14 @@ describe.each<DatabaseChoice>(['postgres', 'embedded'])('FLOW-8 mutual TLS (%s)'
     expect(answer.status, answer.body).toBe(200);
     const claims = await verifiedClaims(JSON.parse(answer.body).access_token);
     expect(claims['cnf']).toEqual({ 'x5t#S256': f.selfSigned.thumbprint });
+  });
+
+  it('believes no forwarded address on the mTLS port, even with TRUST_PROXY (clients reach it directly)', async () => {
+    const answer = await tokenRequest(`${f.mtlsUrl}/token`, as(f.selfSigned), ccFields('svc-self', { resource: API }), { headers: { 'x-forwarded-for': '203.0.113.9' } });
+    expect(answer.status, answer.body).toBe(200);
+    const requestLines = f.server.logs.filter((line) => line.includes('"path":"/token"') && line.includes('"status":200'));
+    expect(requestLines.at(-1)).toContain('"ip":"127.0.0.1"');
+    expect(f.server.logs.join('')).not.toContain('203.0.113.9');
   });
 
   it('introspection shows cnf.x5t#S256 (the base64url SHA-256 of the certificate DER) for JWT and opaque tokens', async () => {
