@@ -4,9 +4,7 @@
  * sessions and refresh tokens unless told to keep them; the decoy hash exists before the first
  * request.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_API } from '../../src/admin/admin-api.js';
@@ -15,6 +13,7 @@ import { registerClients } from '../../src/clients/register.js';
 import { HttpBrowser } from '../support/browser-over-http.js';
 import { REDIRECT_URI, registerApi, registerSpaClient, registerUser } from '../support/fixtures.js';
 import { createTestStorage, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
+import { runToEnd } from '../support/process.js';
 
 let storage: TestStorage;
 let server: TestServer;
@@ -106,20 +105,7 @@ describe('item 7: password change in the account area (API-2)', () => {
 });
 
 describe('item 8: operator password reset', () => {
-  const cli = (args: string[], stdin: string) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/cli/main.ts'), ...args], {
-        env: { PATH: process.env['PATH'] ?? '', ...storage.env, ISSUER: server.issuer },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(stdin);
-    });
+  const cli = (args: string[], stdin: string) => runToEnd('src/cli/main.ts', args, { ...storage.env, ISSUER: server.issuer }, { stdin });
 
   it('`users set-password` ends sessions and revokes refresh tokens, even of expired sessions; --keep-sessions keeps them', async () => {
     const user = await registerUser(server, 'quinn');

@@ -3,12 +3,12 @@
  * changed with `users create/update --claims FILE` and flags, validated by name (nothing is
  * written on a bad value), and a PKCE opt-out warned about at import and shown in `clients list`.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestStorage, type DatabaseChoice, type TestStorage } from '../support/server.js';
+import { runToEnd } from '../support/process.js';
 
 const CLI = path.resolve('src/cli/main.ts');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-claims-cli-'));
@@ -22,21 +22,7 @@ function file(name: string, content: unknown): string {
 describe.each<DatabaseChoice>(['postgres', 'embedded'])('CLI: standard claims and PKCE opt-out (%s)', (kind) => {
   let storage: TestStorage;
 
-  function gatehouse(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-        env: { PATH: process.env['PATH'] ?? '', ...storage.env, LOG_LEVEL: 'silent' },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(stdin);
-    });
-  }
+  const gatehouse = (args: string[], stdin = '') => runToEnd(CLI, args, { ...storage.env, LOG_LEVEL: 'silent' }, { stdin, timeoutMs: 170_000 });
 
   beforeAll(async () => {
     storage = await createTestStorage(kind);

@@ -2,9 +2,7 @@
  * MFA, OPS-3: operators list a user's factors, reset them (which ends the user's sessions) and
  * require multi-factor sign-in — through the admin API on both databases, and the CLI.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACR_MFA } from '../../src/accounts/authentication-context.js';
@@ -15,6 +13,7 @@ import { registerApi, registerSpaClient, registerUser } from '../support/fixture
 import { createTestStorage, startTestServer, type DatabaseChoice, type TestServer, type TestStorage } from '../support/server.js';
 import { discoverClient, signInAndRedeem } from '../support/sign-in.js';
 import { totpCode } from '../support/totp.js';
+import { runToEnd } from '../support/process.js';
 
 describe.each<DatabaseChoice>(['postgres', 'embedded'])('MFA admin API (%s)', (kind) => {
   let storage: TestStorage;
@@ -107,19 +106,7 @@ describe('MFA CLI', () => {
     await storage?.dispose();
   });
 
-  const gatehouse = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/cli/main.ts'), ...args], {
-        env: { PATH: process.env['PATH'] ?? '', ...storage.env, ISSUER: server.issuer },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const gatehouse = (args: string[]) => runToEnd('src/cli/main.ts', args, { ...storage.env, ISSUER: server.issuer });
 
   it('lists, requires and resets a user’s factors', async () => {
     const user = await registerUser(server, 'wanda');

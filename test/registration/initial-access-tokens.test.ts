@@ -3,7 +3,6 @@
  * with uses left registers a client, and the operator issues, lists and revokes tokens from the
  * CLI and the admin API. On PostgreSQL and on the embedded database.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import * as oidc from 'openid-client';
@@ -11,21 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_API } from '../../src/admin/admin-api.js';
 import { registerClient } from '../support/fixtures.js';
 import { createTestStorage, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
+import { runToEnd } from '../support/process.js';
 
 const REDIRECT = 'https://rp.test.example/cb';
 const CLI = path.resolve('src/cli/main.ts');
 
-function gatehouseCli(env: Record<string, string>, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const gatehouseCli = (env: Record<string, string>, args: string[]) => runToEnd(CLI, args, env);
 
 describe.each(['postgres', 'embedded'] as const)('FLOW-11 registration modes and initial access tokens (%s)', (kind) => {
   let storage: TestStorage;
