@@ -20,6 +20,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { passkeysPage } from './passkey-views.js';
 import { factorRemovedPage } from './second-factor-views.js';
 import { reauthenticationUrl, requireRecentSignIn, signedInRecently } from './recent-sign-in.js';
+import { formField as field, signedInUser as userOf, type SignedIn as User } from './signed-in.js';
 
 export interface PasskeyAccountDependencies {
   readonly accounts: AccountStore;
@@ -61,18 +62,6 @@ const PURPOSE = 'passkey-registration';
 const CHALLENGE_TTL_SECONDS = 5 * 60;
 const NOTICES: Record<string, string> = { added: 'The passkey is added. You can now sign in with it.', renamed: 'The passkey is renamed.', removed: 'The passkey is removed.' };
 
-interface User {
-  readonly accountId: string;
-  readonly uid: string;
-  readonly csrf: string;
-  readonly loginTs?: number | undefined;
-}
-
-const userOf = (ctx: Context) => ctx.state['user'] as User;
-const field = (ctx: Context, name: string): string => {
-  const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' ? value : '';
-};
 const challengeKey = (user: User) => `session:${user.uid}`;
 
 function parseRegistration(text: string): RegistrationResponseJSON | undefined {

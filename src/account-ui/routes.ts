@@ -28,6 +28,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { SECOND_FACTOR_FORMS, registerSecondFactorRoutes } from './second-factor-routes.js';
 import { requireRecentSignIn, returnPathOf } from './recent-sign-in.js';
 import { PASSKEY_FORMS, PASSKEY_FORM_PATTERNS, registerPasskeyRoutes, type PasskeyAccountDependencies } from './passkey-routes.js';
+import { formField as field, signedInUser as userOf, type SignedIn } from './signed-in.js';
 
 export interface AccountAreaDependencies {
   readonly config: Config;
@@ -46,19 +47,7 @@ export interface AccountAreaDependencies {
   readonly passkeys?: Omit<PasskeyAccountDependencies, 'issuer' | 'otherSessions'>;
 }
 
-interface SignedIn {
-  readonly accountId: string;
-  readonly uid: string;
-  readonly csrf: string;
-  /** When this session last signed in (seconds): sensitive changes need a recent one. */
-  readonly loginTs?: number | undefined;
-}
-
 const form = bodyParser({ enableTypes: ['form'], formLimit: BODY_LIMIT, encoding: 'utf-8' });
-const field = (ctx: Context, name: string): string => {
-  const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' ? value : '';
-};
 
 // API-3: each form accepts exactly its own fields.
 const csrfOnly = z.strictObject({ csrf: z.string().max(100) });
@@ -114,7 +103,6 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
     return next();
   });
 
-  const userOf = (ctx: Context) => ctx.state['user'] as SignedIn;
 
   router.get('/callback', (ctx) => {
     if (ctx.query['error']) {

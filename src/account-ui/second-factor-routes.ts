@@ -18,6 +18,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { ValidationError } from '../validation.js';
 import { factorRemovedPage, recoveryCodesPage, securityPage, totpSetupPage } from './second-factor-views.js';
 import { requireRecentSignIn } from './recent-sign-in.js';
+import { formField as field, signedInUser as userOf, type SignedIn as User } from './signed-in.js';
 
 export interface SecondFactorAccountDependencies {
   readonly issuer: string;
@@ -35,18 +36,6 @@ export const SECOND_FACTOR_FORMS: Record<string, z.ZodType> = {
   '/account/totp/remove': z.strictObject({ csrf: z.string().max(100), current_password: z.string().max(1024) }),
 };
 
-interface User {
-  readonly accountId: string;
-  readonly uid: string;
-  readonly csrf: string;
-  readonly loginTs?: number | undefined;
-}
-
-const userOf = (ctx: Context) => ctx.state['user'] as User;
-const field = (ctx: Context, name: string): string => {
-  const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' ? value : '';
-};
 const NOTICES: Record<string, string> = { removed: 'The authenticator app is removed. Signing in needs only your password now.' };
 
 export function registerSecondFactorRoutes(router: Router, deps: SecondFactorAccountDependencies): void {

@@ -1,5 +1,6 @@
 /** The account area's "Sign-in security" pages: authenticator app and recovery codes (MFA-2). */
 import { html, type SafeHtml } from '../interactions/views/html.js';
+import { totpSetupSteps } from '../interactions/views/second-factor.js';
 import type { SecondFactorStatus } from '../mfa/store.js';
 import { accountLayout } from './views.js';
 
@@ -43,14 +44,7 @@ export function totpSetupPage(view: { csrf: string; qrImage: string; secret: str
     view.csrf,
     html`<h1>Set up an authenticator app</h1>
 ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
-<ol class="steps">
-  <li>Open an authenticator app on your phone and add an account.</li>
-  <li>Scan this QR code:
-    <img class="qr" src="${view.qrImage}" width="205" height="205" alt="QR code to add Gatehouse to your authenticator app">
-    <p>Cannot scan? Enter this key instead:<br><code id="totp-key" class="key">${view.secret}</code></p>
-  </li>
-  <li>Enter the 6-digit code the app now shows.</li>
-</ol>
+${totpSetupSteps(view)}
 <form method="post" action="/account/totp/confirm" autocomplete="off">
   <input type="hidden" name="csrf" value="${view.csrf}">
   <label for="code">Code from your authenticator app</label>

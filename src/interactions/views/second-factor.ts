@@ -50,20 +50,25 @@ export interface EnrolmentView {
 }
 
 /** A client that requires multi-factor sign-in, and a user without a second factor: set one up now. */
-export function totpEnrolmentPage(view: EnrolmentView): SafeHtml {
-  return layout(
-    { title: 'Set up two-step verification' },
-    html`<h1>Set up two-step verification</h1>
-<p class="lead"><strong>${view.clientName}</strong> requires two-step verification. Set it up for <strong>${view.username}</strong> to continue.</p>
-${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
-<ol class="steps">
+/** How to add Gatehouse to an authenticator app: the same steps at sign-in and in the account area. */
+export function totpSetupSteps(view: { readonly qrImage: string; readonly secret: string }): SafeHtml {
+  return html`<ol class="steps">
   <li>Open an authenticator app on your phone and add an account.</li>
   <li>Scan this QR code:
     <img class="qr" src="${view.qrImage}" width="205" height="205" alt="QR code to add Gatehouse to your authenticator app">
     <p>Cannot scan? Enter this key instead:<br><code id="totp-key" class="key">${view.secret}</code></p>
   </li>
   <li>Enter the 6-digit code the app now shows.</li>
-</ol>
+</ol>`;
+}
+
+export function totpEnrolmentPage(view: EnrolmentView): SafeHtml {
+  return layout(
+    { title: 'Set up two-step verification' },
+    html`<h1>Set up two-step verification</h1>
+<p class="lead"><strong>${view.clientName}</strong> requires two-step verification. Set it up for <strong>${view.username}</strong> to continue.</p>
+${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
+${totpSetupSteps(view)}
 <form method="post" action="/interaction/${view.uid}/enrol" autocomplete="off">
   <label for="code">Code from your authenticator app</label>
   <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" maxlength="7" required autofocus>
