@@ -20,7 +20,7 @@ export interface Row {
 interface Report {
   readonly date: string;
   readonly machine: { cpus: number; model: string | undefined; memoryGiB: number; node: string };
-  readonly settings: { durationSeconds: number; rounds: number; connections: number; loadGeneratorCores?: string; repeats?: number };
+  readonly settings: { durationSeconds: number; rounds: number; connections: number; loadGeneratorCores?: string; repeats?: number; rate?: number };
   readonly rows: readonly Row[];
 }
 
@@ -61,6 +61,7 @@ export function renderMarkdown(report: Report): string {
   const lines = [
     `Benchmark ${report.date} — ${report.machine.cpus} cores (${report.machine.model ?? 'unknown CPU'}), ${report.machine.memoryGiB} GiB, Node ${report.machine.node}; ` +
       `${report.settings.connections} connections, median of ${report.settings.rounds} × ${report.settings.durationSeconds} s after warm-up` +
+      `${report.settings.rate ? `, offered load fixed at ${report.settings.rate} req/s` : ''}` +
       `${report.settings.repeats && report.settings.repeats > 1 ? `, each target run ${report.settings.repeats} times interleaved (medians)` : ''}; ` +
       'load generator and servers on the same machine' +
       (report.settings.loadGeneratorCores && report.settings.loadGeneratorCores !== 'all'

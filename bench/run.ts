@@ -9,7 +9,8 @@
  * BENCH_SCENARIOS (comma list of ids: cc-jwt,cc-opaque,cc-mtls,introspection,discovery,jwks,refresh,
  * userinfo,sign-in; default all), BENCH_PROFILE=1 (servers run under --cpu-prof; summaries go to bench/results/profiles.md and
  * the slowed-down figures are printed, not saved as the latest results), BENCH_REPEAT (1: run the
- * targets this many times, interleaved, and report medians), BENCH_PIN=0 (no `taskset`:
+ * targets this many times, interleaved, and report medians), BENCH_RATE (req/s: a fixed offered load
+ * for the autocannon scenarios instead of as many as the server answers), BENCH_PIN=0 (no `taskset`:
  * by default, on ≥ 2 cores, the load generator runs on core 0 and each server on the others).
  * Every figure comes with the CPU time per request of the server's processes and of the
  * PostgreSQL backends serving it (bench/cpu.ts), the figure to trust on shared cores.
@@ -42,6 +43,9 @@ const SELECTED = env['BENCH_SCENARIOS']?.split(',');
 const selected = (id: string) => !SELECTED || SELECTED.includes(id);
 const PLACEMENT = placeLoadGenerator(env['BENCH_PIN'] !== '0');
 const REPEATS = Number(env['BENCH_REPEAT'] ?? 1);
+// A fixed offered load (req/s over all connections) instead of as fast as possible: CPU per
+// request depends on load (batching, event-loop turns), so targets compare best at the same rate.
+const RATE = env['BENCH_RATE'] ? Number(env['BENCH_RATE']) : undefined;
 
 const middle = <T>(values: readonly T[], by: (value: T) => number): T | undefined => [...values].sort((a, b) => by(a) - by(b))[Math.floor(values.length / 2)];
 
@@ -149,6 +153,7 @@ async function load(server: Server, scenario: Scenario, context: ScenarioContext
     connections: CONNECTIONS,
     duration: seconds,
     headers: { ...scenario.headers, ...scenario.contextHeaders?.(context) },
+    ...(RATE ? { overallRate: RATE } : {}),
     ...(scenario.body ? { body: scenario.body(context) } : {}),
   });
   served.set(server.target, (served.get(server.target) ?? 0) + result.requests.total);
@@ -398,7 +403,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     // Not availableParallelism(): this process is pinned to one core by now.
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-    settings: { durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, loadGeneratorCores: PLACEMENT.loadGenerator ?? 'all', repeats: REPEATS },
+    settings: { durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, loadGeneratorCores: PLACEMENT.loadGenerator ?? 'all', repeats: REPEATS, ...(RATE ? { rate: RATE } : {}) },
     rows: mergeRepeats(rows),
   };
   const markdown = renderMarkdown(report);
