@@ -28,10 +28,15 @@ function readStat(pid: number): ProcStat | undefined {
   }
 }
 
+/** Every process id, or none where there is no /proc (not Linux): CPU figures are then left out. */
 function allPids(): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .map(Number);
+  try {
+    return readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /** CPU ticks per process: the server and its descendants, and PostgreSQL backends of `database`. */

@@ -128,7 +128,9 @@ function runCli(args: string[], extraEnv: Record<string, string>, input?: string
 /** Resident memory of a process and its children (cluster workers), in bytes. */
 function treeRss(pid: number): number {
   let total = 0;
-  for (const entry of readdirSync('/proc')) {
+  // No /proc (not Linux): memory is not reported.
+  const entries = existsSync('/proc') ? readdirSync('/proc') : [];
+  for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
@@ -208,6 +210,8 @@ async function withCpu<T>(server: Server, run: () => Promise<T>, requests: (resu
  * request varies much less than throughput on shared cores, and the median of it is steadier).
  */
 function cpuFigures(cpu: readonly { serverUs: number; databaseUs: number }[], server: Server): Pick<Row, 'cpuUs' | 'dbCpuUs' | 'cores'> {
+  // Nothing counted at all: no /proc here (the figures would be zeros, not measurements).
+  if (cpu.every((round) => round.serverUs === 0)) return { cores: server.cores ?? 'all' };
   const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
   return {
     cpuUs: median(cpu.map((round) => round.serverUs)),
