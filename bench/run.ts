@@ -8,7 +8,12 @@
  * BENCH_TARGETS (comma list: baseline,pg-w1,pg-w2,pglite), TEST_DATABASE_URL (admin connection),
  * BENCH_SCENARIOS (comma list of ids: cc-jwt,cc-opaque,cc-mtls,introspection,discovery,jwks,refresh,
  * userinfo,sign-in; default all), BENCH_PROFILE=1 (servers run under --cpu-prof; summaries go to bench/results/profiles.md and
- * the slowed-down figures are printed, not saved as the latest results).
+ * the slowed-down figures are printed, not saved as the latest results), BENCH_REPEAT (1: run the
+ * targets this many times, interleaved, and report medians), BENCH_RATE (req/s: a fixed offered load
+ * for the autocannon scenarios instead of as many as the server answers), BENCH_PIN=0 (no `taskset`:
+ * by default, on ≥ 2 cores, the load generator runs on core 0 and each server on the others).
+ * Every figure comes with the CPU time per request of the server's processes and of the
+ * PostgreSQL backends serving it (bench/cpu.ts), the figure to trust on shared cores.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,7 +28,8 @@ import { renderChart, renderMarkdown, type Row } from './report.js';
 import { SCENARIOS, prepareContext, type Scenario, type ScenarioContext } from './scenarios.js';
 import { SERVER_NODE_FLAGS } from '../src/runtime-flags.js';
 import { FORWARDED_CERT_HEADER, createBenchCertificates, type BenchCertificates } from './mtls.js';
-import { summarizeProfiles } from './profile.js';
+import { selfTimes, sideBySide, summarizeProfiles } from './profile.js';
+import { cpuPerRequest, cpuSnapshot, onCores, placeLoadGenerator } from './cpu.js';
 
 const env = process.env;
 const DURATION = Number(env['BENCH_DURATION'] ?? 5);
@@ -35,10 +41,39 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const PROFILE = env['BENCH_PROFILE'] === '1';
 const SELECTED = env['BENCH_SCENARIOS']?.split(',');
 const selected = (id: string) => !SELECTED || SELECTED.includes(id);
+const PLACEMENT = placeLoadGenerator(env['BENCH_PIN'] !== '0');
+const REPEATS = Number(env['BENCH_REPEAT'] ?? 1);
+// A fixed offered load (req/s over all connections) instead of as fast as possible: CPU per
+// request depends on load (batching, event-loop turns), so targets compare best at the same rate.
+const RATE = env['BENCH_RATE'] ? Number(env['BENCH_RATE']) : undefined;
+
+const middle = <T>(values: readonly T[], by: (value: T) => number): T | undefined => [...values].sort((a, b) => by(a) - by(b))[Math.floor(values.length / 2)];
+
+/** One row per target and scenario: the median repeat's throughput, the median CPU per request, the highest RSS. */
+function mergeRepeats(rows: readonly Row[]): Row[] {
+  const groups = new Map<string, Row[]>();
+  for (const row of rows) groups.set(`${row.target}\u0000${row.scenario}`, [...(groups.get(`${row.target}\u0000${row.scenario}`) ?? []), row]);
+  return [...groups.values()].map((group) => {
+    const median = middle(group, (row) => row.rps) ?? (group[0] as Row);
+    const cpu = middle(group, (row) => row.cpuUs ?? 0);
+    return {
+      ...median,
+      rssMiB: Math.max(...group.map((row) => row.rssMiB)),
+      ...(cpu?.cpuUs !== undefined ? { cpuUs: cpu.cpuUs } : {}),
+      ...(cpu?.dbCpuUs !== undefined ? { dbCpuUs: cpu.dbCpuUs } : {}),
+      ...(group.length > 1 ? { repeats: group.length } : {}),
+    };
+  });
+}
 
 interface Server {
+  readonly target: string;
   readonly url: string;
   readonly child: ChildProcess;
+  /** The PostgreSQL database it serves from, whose backends' CPU is counted too. */
+  readonly database: string | undefined;
+  /** The cores it was pinned to (undefined: all). */
+  readonly cores: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -56,12 +91,16 @@ async function waitFor(url: string, child: ChildProcess): Promise<void> {
   }
 }
 
-function start(command: string[], extraEnv: Record<string, string>, readyPath: string, port: number): Promise<Server> {
-  const child = spawn(process.execPath, command, { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'inherit'] });
+function start(command: string[], extraEnv: Record<string, string>, readyPath: string, port: number, placement: { target: string; cores: string | undefined; database?: string }): Promise<Server> {
+  const [file = process.execPath, ...args] = onCores(placement.cores, [process.execPath, ...command]);
+  const child = spawn(file, args, { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   return waitFor(`${url}${readyPath}`, child).then(() => ({
+    target: placement.target,
     url,
     child,
+    database: placement.database,
+    cores: placement.cores,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -89,7 +128,9 @@ function runCli(args: string[], extraEnv: Record<string, string>, input?: string
 /** Resident memory of a process and its children (cluster workers), in bytes. */
 function treeRss(pid: number): number {
   let total = 0;
-  for (const entry of readdirSync('/proc')) {
+  // No /proc (not Linux): memory is not reported.
+  const entries = existsSync('/proc') ? readdirSync('/proc') : [];
+  for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
@@ -104,15 +145,21 @@ function treeRss(pid: number): number {
   return total;
 }
 
+/** Requests each target served in the autocannon scenarios (warm-up included), for CPU profiles per request. */
+const served = new Map<string, number>();
+
 async function load(server: Server, scenario: Scenario, context: ScenarioContext, seconds: number) {
-  return autocannon({
+  const result = await autocannon({
     url: `${server.url}${scenario.path}`,
     method: scenario.method,
     connections: CONNECTIONS,
     duration: seconds,
     headers: { ...scenario.headers, ...scenario.contextHeaders?.(context) },
+    ...(RATE ? { overallRate: RATE } : {}),
     ...(scenario.body ? { body: scenario.body(context) } : {}),
   });
+  served.set(server.target, (served.get(server.target) ?? 0) + result.requests.total);
+  return result;
 }
 
 async function measure(target: string, server: Server, certificates?: BenchCertificates): Promise<Row[]> {
@@ -125,20 +172,24 @@ async function measure(target: string, server: Server, certificates?: BenchCerti
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, treeRss(server.child.pid ?? 0))), 200);
     const rounds = [];
-    for (let round = 0; round < ROUNDS; round += 1) rounds.push(await load(server, scenario, context, DURATION));
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const [result, cpu] = await withCpu(server, () => load(server, scenario, context, DURATION), (done) => done.requests.total);
+      rounds.push({ result, cpu });
+    }
     clearInterval(sampler);
-    rounds.sort((a, b) => a.requests.average - b.requests.average);
+    rounds.sort((a, b) => a.result.requests.average - b.result.requests.average);
     const median = rounds[Math.floor(rounds.length / 2)];
     if (!median) continue;
-    const failed = median.non2xx + median.errors;
+    const failed = median.result.non2xx + median.result.errors;
     rows.push({
       target,
       scenario: scenario.name,
-      rps: Math.round(median.requests.average),
-      p50: median.latency.p50,
-      p99: median.latency.p99,
+      rps: Math.round(median.result.requests.average),
+      p50: median.result.latency.p50,
+      p99: median.result.latency.p99,
       rssMiB: Math.round(peak / 1024 / 1024),
       failed,
+      ...cpuFigures(rounds.map((round) => round.cpu), server),
     });
     report(rows.at(-1));
   }
@@ -146,9 +197,33 @@ async function measure(target: string, server: Server, certificates?: BenchCerti
   return rows;
 }
 
+/** Runs a round and the CPU the server (and its database backends) spent on each of its requests. */
+async function withCpu<T>(server: Server, run: () => Promise<T>, requests: (result: T) => number): Promise<[T, { serverUs: number; databaseUs: number }]> {
+  const pid = server.child.pid ?? 0;
+  const before = cpuSnapshot(pid, server.database);
+  const result = await run();
+  return [result, cpuPerRequest(before, cpuSnapshot(pid, server.database), requests(result))];
+}
+
+/**
+ * The median of the rounds' CPU per request (each round's own, not the median round's: CPU per
+ * request varies much less than throughput on shared cores, and the median of it is steadier).
+ */
+function cpuFigures(cpu: readonly { serverUs: number; databaseUs: number }[], server: Server): Pick<Row, 'cpuUs' | 'dbCpuUs' | 'cores'> {
+  // Nothing counted at all: no /proc here (the figures would be zeros, not measurements).
+  if (cpu.every((round) => round.serverUs === 0)) return { cores: server.cores ?? 'all' };
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  return {
+    cpuUs: median(cpu.map((round) => round.serverUs)),
+    ...(server.database ? { dbCpuUs: median(cpu.map((round) => round.databaseUs)) } : {}),
+    cores: server.cores ?? 'all',
+  };
+}
+
 function report(row: Row | undefined): void {
   if (!row) return;
-  process.stderr.write(`${row.target.padEnd(8)} ${row.scenario.padEnd(36)} ${String(row.rps).padStart(6)}/s  p99 ${row.p99} ms  ${row.failed ? `(${row.failed} failed)` : ''}\n`);
+  const cpu = `${row.cpuUs ?? '?'} µs CPU${row.dbCpuUs !== undefined ? ` + ${row.dbCpuUs} µs PostgreSQL` : ''}`;
+  process.stderr.write(`${row.target.padEnd(8)} ${row.scenario.padEnd(36)} ${String(row.rps).padStart(6)}/s  p99 ${row.p99} ms  ${cpu}  ${row.failed ? `(${row.failed} failed)` : ''}\n`);
 }
 
 /** Scenarios that need signed-in users: refresh-token grant, userinfo, and whole sign-ins. */
@@ -162,12 +237,26 @@ async function measureUserFlows(target: string, server: Server): Promise<Row[]> 
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, treeRss(server.child.pid ?? 0))), 200);
     const rounds = [];
-    for (let round = 0; round < ROUNDS; round += 1) rounds.push(await run(DURATION));
+    const cpu = [];
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const [result, spent] = await withCpu(server, () => run(DURATION), (done) => done.rps * DURATION);
+      rounds.push(result);
+      cpu.push(spent);
+    }
     clearInterval(sampler);
     rounds.sort((a, b) => a.rps - b.rps);
     const median = rounds[Math.floor(rounds.length / 2)];
     if (!median) return;
-    rows.push({ target, scenario: name, rps: Math.round(median.rps * 10) / 10, p50: median.p50, p99: median.p99, rssMiB: Math.round(peak / 2 ** 20), failed: median.failed });
+    rows.push({
+      target,
+      scenario: name,
+      rps: Math.round(median.rps * 10) / 10,
+      p50: median.p50,
+      p99: median.p99,
+      rssMiB: Math.round(peak / 2 ** 20),
+      failed: median.failed,
+      ...cpuFigures(cpu, server),
+    });
     report(rows.at(-1));
   };
   // One rotating chain per worker; each round continues the chains where the last one left them.
@@ -189,7 +278,7 @@ async function measureUserFlows(target: string, server: Server): Promise<Row[]> 
   return rows;
 }
 
-async function withDatabase<T>(work: (url: string) => Promise<T>): Promise<T> {
+async function withDatabase<T>(work: (url: string, name: string) => Promise<T>): Promise<T> {
   const name = `gatehouse_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -197,7 +286,7 @@ async function withDatabase<T>(work: (url: string) => Promise<T>): Promise<T> {
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
   try {
-    return await work(url.toString());
+    return await work(url.toString(), name);
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
@@ -236,7 +325,7 @@ function registerFixtures(extraEnv: Record<string, string>, dir: string): void {
   runCli(['users', 'create', BENCH_USER, '--password-stdin'], extraEnv, BENCH_PASSWORD);
 }
 
-async function gatehouse(target: string, port: number, dir: string, database: { url?: string; workers: number }): Promise<Row[]> {
+async function gatehouse(target: string, port: number, dir: string, database: { url?: string; name?: string; workers: number; dataSuffix?: string }): Promise<Row[]> {
   const certificates = createBenchCertificates(dir);
   const common = {
     PORT: String(port),
@@ -256,10 +345,14 @@ async function gatehouse(target: string, port: number, dir: string, database: { 
     TRUSTED_PROXIES: '127.0.0.1',
     MTLS_CA_FILE: certificates.caFile,
   };
-  const extraEnv = database.url ? { ...common, DATABASE_URL: database.url } : { ...common, GATEHOUSE_DATA_DIR: path.join(dir, `data-${target}`) };
+  const extraEnv = database.url ? { ...common, DATABASE_URL: database.url } : { ...common, GATEHOUSE_DATA_DIR: path.join(dir, `data-${target}${database.dataSuffix ?? ''}`) };
   registerFixtures(extraEnv, dir);
   // Started the way `npm start` starts it.
-  const server = await start([...SERVER_NODE_FLAGS, ...profiling(dir, target), path.join(ROOT, 'dist/src/main.js')], extraEnv, '/readyz', port);
+  const server = await start([...SERVER_NODE_FLAGS, ...profiling(dir, target), path.join(ROOT, 'dist/src/main.js')], extraEnv, '/readyz', port, {
+    target,
+    cores: PLACEMENT.serverCores(database.workers),
+    ...(database.name ? { database: database.name } : {}),
+  });
   try {
     return await measure(target, server, certificates);
   } finally {
@@ -272,28 +365,39 @@ function writeProfileSummaries(dir: string): void {
     summarizeProfiles(path.join(dir, 'profiles', target), target),
   );
   const header = `# CPU profiles, ${new Date().toISOString()}\n\nSelf time per main thread over the whole run (start-up, warm-up and the scenarios run: ${SELECTED?.join(', ') ?? 'all'}), as shares of all samples, idle included.\n\n`;
-  writeFileSync(path.join(ROOT, 'bench/results/profiles.md'), header + sections.join('\n'));
+  // Per request, side by side: meaningful when only autocannon scenarios ran (user flows are not counted).
+  const profiled = TARGETS.filter((target) => existsSync(path.join(dir, 'profiles', target)) && served.has(target)).map((target) => ({
+    target,
+    ...selfTimes(path.join(dir, 'profiles', target)),
+    requests: served.get(target) ?? 0,
+  }));
+  const compared = profiled.length ? `## Side by side, µs of self time per request (every process of a target)\n\n${sideBySide(profiled)}\n` : '';
+  writeFileSync(path.join(ROOT, 'bench/results/profiles.md'), header + compared + sections.join('\n'));
 }
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-'));
   const rows: Row[] = [];
   let port = 4600;
-  try {
-    if (TARGETS.includes('baseline')) {
+  const runTarget = async (target: string, repeat: number): Promise<Row[]> => {
+    if (target === 'baseline') {
       const args = [...profiling(dir, 'baseline'), '--import', 'tsx', path.join(ROOT, 'bench/baseline-server.ts'), String(++port)];
-      const server = await start(args, {}, '/.well-known/openid-configuration', port);
+      const server = await start(args, {}, '/.well-known/openid-configuration', port, { target: 'baseline', cores: PLACEMENT.serverCores(1) });
       try {
-        rows.push(...(await measure('baseline', server)));
+        return await measure('baseline', server);
       } finally {
         await server.stop();
       }
     }
-    for (const workers of [1, 2]) {
-      if (!TARGETS.includes(`pg-w${workers}`)) continue;
-      rows.push(...(await withDatabase((url) => gatehouse(`pg-w${workers}`, ++port, dir, { url, workers }))));
-    }
-    if (TARGETS.includes('pglite')) rows.push(...(await gatehouse('pglite', ++port, dir, { workers: 1 })));
+    const workers = /^pg-w(\d)$/.exec(target)?.[1];
+    if (workers) return withDatabase((url, name) => gatehouse(target, ++port, dir, { url, name, workers: Number(workers) }));
+    if (target === 'pglite') return gatehouse('pglite', ++port, dir, { workers: 1, dataSuffix: String(repeat) });
+    throw new Error(`unknown target ${target} (baseline, pg-w1, pg-w2, pglite)`);
+  };
+  try {
+    // Repeats interleave the targets (a, b, a, b), so a quiet or a busy minute on a shared
+    // machine falls on every target alike.
+    for (let repeat = 0; repeat < REPEATS; repeat += 1) for (const target of TARGETS) rows.push(...(await runTarget(target, repeat)));
     if (PROFILE) writeProfileSummaries(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -301,9 +405,10 @@ async function main(): Promise<void> {
 
   const report = {
     date: new Date().toISOString(),
-    machine: { cpus: os.availableParallelism(), model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-    settings: { durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS },
-    rows,
+    // Not availableParallelism(): this process is pinned to one core by now.
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    settings: { durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, loadGeneratorCores: PLACEMENT.loadGenerator ?? 'all', repeats: REPEATS, ...(RATE ? { rate: RATE } : {}) },
+    rows: mergeRepeats(rows),
   };
   const markdown = renderMarkdown(report);
   if (PROFILE) {

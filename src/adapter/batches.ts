@@ -8,6 +8,7 @@
  */
 import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
+import { FIND_RECORDS, HotStatements, WRITE_RECORDS } from '../db/hot-statements.js';
 
 export interface RecordKey {
   readonly model: string;
@@ -26,9 +27,8 @@ export interface RecordWrite extends RecordKey {
 }
 
 // The statements live in PL/pgSQL functions (migrations/20261122000400_record_functions.ts),
-// planned once per connection; a batch travels as one bound JSON document.
-const FIND = 'SELECT model, id, payload, consumed_at FROM gatehouse_find_records(?::jsonb, ?)';
-const WRITE = 'SELECT gatehouse_write_records(?::jsonb)';
+// planned once per connection, called through prepared statements (src/db/hot-statements.ts);
+// a batch travels as one bound JSON document.
 
 /** Most keys one statement carries; a larger turn is split. */
 const MAX_BATCH = 200;
@@ -42,11 +42,13 @@ const afterThisTurn = (run: () => void) => void setImmediate(run);
 export class RecordBatches {
   readonly #reads: DataLoader<RecordKey, RecordRow | undefined>;
   readonly #writes: DataLoader<RecordWrite, true>;
+  readonly #statements: HotStatements;
 
   constructor(
-    private readonly knex: Knex,
+    knex: Knex,
     private readonly graceSeconds: number,
   ) {
+    this.#statements = new HotStatements(knex);
     const options = { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: afterThisTurn } as const;
     this.#reads = new DataLoader<RecordKey, RecordRow | undefined>((keys) => this.#findMany(keys), options);
     this.#writes = new DataLoader<RecordWrite, true>((writes) => this.#writeMany(writes), options);
@@ -73,7 +75,7 @@ export class RecordBatches {
 
   async #findAll(keys: readonly RecordKey[]): Promise<(RecordRow | undefined)[]> {
     const wanted = keys.map(({ model, id }) => ({ model, id }));
-    const { rows } = (await this.knex.raw(FIND, [JSON.stringify(wanted), this.graceSeconds])) as { rows: (RecordRow & RecordKey)[] };
+    const rows = await this.#statements.run(FIND_RECORDS, [JSON.stringify(wanted), this.graceSeconds]);
     const found = new Map(rows.map((row) => [keyOf(row), { payload: row.payload, consumed_at: row.consumed_at }]));
     return keys.map((key) => found.get(keyOf(key)));
   }
@@ -105,6 +107,6 @@ export class RecordBatches {
         grant_id: write.grantId,
         expires_at: write.expiresAt?.toISOString() ?? null,
       }));
-    await this.knex.raw(WRITE, [JSON.stringify(rows)]);
+    await this.#statements.run(WRITE_RECORDS, [JSON.stringify(rows)]);
   }
 }

@@ -1,6 +1,6 @@
 /** The benchmark's CPU-profile summary attributes self time to packages, Gatehouse folders and V8 states. */
 import { describe, expect, it } from 'vitest';
-import { ownerOf, summarizeProfile } from '../../bench/profile.js';
+import { ownerOf, sideBySide, summarizeProfile } from '../../bench/profile.js';
 
 const frame = (id: number, functionName: string, url: string) => ({ id, callFrame: { functionName, url, lineNumber: 9 } });
 
@@ -26,5 +26,19 @@ describe('CPU profile summary', () => {
     expect(lines).toContain('| 20.0 % | (idle) |');
     expect(lines).toContain('| 40.0 % | sign — jose:10 |');
     expect(lines.indexOf('| 40.0 % | consume — gatehouse security:10 |')).toBeGreaterThan(0);
+  });
+});
+
+describe('CPU profiles side by side', () => {
+  it('shows self time per request of each target, the largest difference first', () => {
+    const table = sideBySide([
+      { target: 'a', owners: new Map([['jose', 1000], ['(idle)', 5000]]), functions: new Map([['sign — jose:1', 1000], ['hash — pg:2', 0]]), requests: 10 },
+      { target: 'b', owners: new Map([['jose', 1000], ['pg', 400]]), functions: new Map([['sign — jose:1', 1000], ['hash — pg:2', 400]]), requests: 10 },
+    ]);
+    const lines = table.split('\n');
+    expect(lines).toContain('| **all but idle** | **100.0** | **140.0** |');
+    const pg = lines.indexOf('| hash — pg:2 | 0.0 | 40.0 |');
+    expect(pg).toBeGreaterThan(0);
+    expect(pg).toBeLessThan(lines.indexOf('| sign — jose:1 | 100.0 | 100.0 |'));
   });
 });

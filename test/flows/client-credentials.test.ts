@@ -163,6 +163,19 @@ describe('FLOW-2/FLOW-3 client credentials', () => {
     expect(fresh.status).toBe(200);
   });
 
+  it('reuses the engine client built from unchanged metadata, and builds anew once the client changes', async () => {
+    const changing = await registerServiceClient(server, `reused-${Math.random().toString(36).slice(2)}`, 'things:read');
+    const Client = server.gatehouse.live.current.Client as unknown as { find(id: string): Promise<{ clientId: string; scope?: string } | undefined> };
+    const first = await Client.find(changing.clientId);
+    expect(first?.clientId).toBe(changing.clientId);
+    expect(await Client.find(changing.clientId)).toBe(first);
+    await registerServiceClient(server, changing.clientId, 'things:read things:write');
+    const changed = await Client.find(changing.clientId);
+    expect(changed).not.toBe(first);
+    expect(changed?.scope).toBe('things:read things:write');
+    expect(await Client.find('no-such-client')).toBeUndefined();
+  });
+
   it('keeps client secrets only as keyed hashes', async () => {
     const row = await server.gatehouse.services.db.knex('clients').where('client_id', service.clientId).first();
     expect(JSON.stringify(row)).not.toContain(service.secret);
