@@ -105,7 +105,6 @@ export class LiveProvider {
     clientPrototype.compareClientSecret = async function compareClientSecret(this: { clientSecret?: string }, actual: string) {
       return typeof this.clientSecret === 'string' && clients.verifySecret(actual, this.clientSecret);
     };
-    rememberClientsByMetadata(provider, clients);
     const jwksCacheControl = `public, max-age=${this.deps.config.keys.jwksCacheMaxAge}`;
     // Outermost: while the database is unreachable the engine's answer (500 server_error) becomes
     // 503 + Retry-After, `temporarily_unavailable` or a friendly page (API-5, issue 13 item 2).
@@ -207,26 +206,3 @@ export class LiveProvider {
   }
 }
 
-/**
- * The engine finds a stored client's `Client` by hashing its whole metadata (sha256 of its JSON)
- * on every look-up — every token request. The client store hands out the same metadata object
- * until the client changes (a change makes it load a new one), so that object's identity finds
- * the `Client` built from it without the hash. Anything else (an unknown id, a client the store
- * does not know) still takes the engine's own path.
- */
-function rememberClientsByMetadata(provider: Provider, clients: Pick<ClientStore, 'find'>): void {
-  // The static `find` is not in oidc-provider's type definitions.
-  const Client = provider.Client as unknown as { find(id: unknown): Promise<unknown> };
-  const engineFind = Client.find.bind(Client);
-  const built = new WeakMap<object, unknown>();
-  Client.find = async (id: unknown) => {
-    if (typeof id !== 'string' || !id.length) return engineFind(id);
-    const metadata = await clients.find(id);
-    if (!metadata) return engineFind(id);
-    const known = built.get(metadata);
-    if (known) return known;
-    const client = await engineFind(id);
-    if (client) built.set(metadata, client);
-    return client;
-  };
-}
