@@ -5,8 +5,8 @@
  * enabled; the library checks origin, RP ID, challenge, signature, user verification and the
  * signature counter; the stored counter and backup state move forward only from the values the
  * check started from; a credential cannot change from device-bound to synced. The ID token then
- * says `phrh` + amr ["hwk","user"] for a device-bound passkey, `phr` + ["swk","user"] for a
- * synced one (RFC 8176, OpenID EAP).
+ * says `phr` + amr ["swk","user"] (RFC 8176, OpenID EAP); not `phrh`, since no attestation
+ * proves the key is held in hardware.
  */
 import { bodyParser } from '@koa/bodyparser';
 import type Router from '@koa/router';
