@@ -185,6 +185,28 @@ describe('MFA-1 passkeys in the browser', () => {
     expect(await replay.text()).toContain('That passkey could not be used');
   });
 
+  it('WebAuthn §7.2: refuses an assertion whose user handle names another account', async () => {
+    const spa = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+    const other = await registerUser(server, 'someone-else');
+    // The user handle is outside the signature: rewrite it in flight, as a forger could.
+    await page.route(/\/interaction\/[^/]+\/passkey$/, async (route) => {
+      const body = new URLSearchParams(route.request().postData() ?? '');
+      const answer = JSON.parse(body.get('response') ?? '{}') as { response: { userHandle?: string } };
+      answer.response.userHandle = Buffer.from(other.account.id, 'utf8').toString('base64url');
+      body.set('response', JSON.stringify(answer));
+      await route.continue({ postData: body.toString() });
+    });
+    await page.goto((await authorizationUrl(spa, oidc.randomPKCECodeVerifier(), { prompt: 'login' })).href);
+    const button = page.getByRole('button', { name: 'Use a passkey' });
+    await button.waitFor();
+    await touch(true);
+    await button.click({ timeout: 3000 }).catch(() => undefined);
+    await page.getByText('That passkey could not be used').waitFor();
+    await touch(false);
+    await page.unroute(/\/interaction\/[^/]+\/passkey$/);
+    expect(server.logs.join('')).toContain('"reason":"user_handle_mismatch"');
+  });
+
   it('offers the passkey in the username field’s autofill (conditional UI) and signs in from it', async () => {
     const spa = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
     const verifier = oidc.randomPKCECodeVerifier();
