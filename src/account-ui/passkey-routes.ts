@@ -21,6 +21,8 @@ import { passkeysPage } from './passkey-views.js';
 import { factorRemovedPage } from './second-factor-views.js';
 import { reauthenticationUrl, requireRecentSignIn, signedInRecently } from './recent-sign-in.js';
 import { formField as field, signedInUser as userOf, type SignedIn as User } from './signed-in.js';
+import type { LoginThrottle } from '../security/login-throttle.js';
+import { throttledCheck, tooManyAttempts } from './throttled-check.js';
 
 export interface PasskeyAccountDependencies {
   readonly accounts: AccountStore;
@@ -30,6 +32,8 @@ export interface PasskeyAccountDependencies {
   readonly logger: Logger;
   readonly metrics?: Metrics | undefined;
   readonly issuer: string;
+  /** API-2: the current password is counted like a sign-in attempt. */
+  readonly throttle: LoginThrottle;
   /** How many other sessions the user has, to offer ending them after a removal. */
   readonly otherSessions: (accountId: string, uid: string) => Promise<number>;
 }
@@ -143,8 +147,15 @@ export function registerPasskeyRoutes(router: Router, deps: PasskeyAccountDepend
     const user = userOf(ctx);
     if (!requireRecentSignIn(ctx, user, deps.issuer, '/account/passkeys')) return;
     const account = await deps.accounts.findById(user.accountId);
-    const reauthenticated = account ? await deps.accounts.authenticate(account.username, field(ctx, 'current_password')) : undefined;
-    if (!reauthenticated || reauthenticated.id !== user.accountId) return page(ctx, 400, ['The current password is not right.']);
+    const checked = await throttledCheck(deps.throttle, ctx, account?.username ?? user.accountId, async () => {
+      const reauthenticated = account ? await deps.accounts.authenticate(account.username, field(ctx, 'current_password')) : undefined;
+      return reauthenticated?.id === user.accountId;
+    });
+    if (!checked.ok && checked.wait) {
+      deps.logger.warn({ event: 'passkey_remove_throttled', accountId: user.accountId, ip: ctx.ip, wait: checked.wait }, 'password check throttled');
+      return page(ctx, 429, [tooManyAttempts(checked.wait)]);
+    }
+    if (!checked.ok) return page(ctx, 400, ['The current password is not right.']);
     if (!(await deps.passkeys.remove(user.accountId, String(koa.params['id'])))) return ctx.throw(404, 'That passkey does not exist.');
     deps.metrics?.secondFactors.inc({ method: 'passkey', result: 'removed' });
     deps.logger.info({ event: 'passkey_removed', accountId: user.accountId }, 'passkey removed by the user');

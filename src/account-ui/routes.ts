@@ -44,7 +44,7 @@ export interface AccountAreaDependencies {
   readonly factors?: SecondFactorStore;
   readonly metrics?: Metrics;
   /** MFA-1: the passkeys page. */
-  readonly passkeys?: Omit<PasskeyAccountDependencies, 'issuer' | 'otherSessions'>;
+  readonly passkeys?: Omit<PasskeyAccountDependencies, 'issuer' | 'otherSessions' | 'throttle'>;
 }
 
 const form = bodyParser({ enableTypes: ['form'], formLimit: BODY_LIMIT, encoding: 'utf-8' });
@@ -209,9 +209,9 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
 
   const otherSessions = async (accountId: string, uid: string) =>
     (await deps.sessions.listForAccount(accountId)).filter((session) => session.uid !== uid).length;
-  if (deps.passkeys) registerPasskeyRoutes(router, { ...deps.passkeys, issuer: deps.config.issuer, otherSessions });
+  if (deps.passkeys) registerPasskeyRoutes(router, { ...deps.passkeys, issuer: deps.config.issuer, throttle: deps.throttle, otherSessions });
   if (deps.factors) {
-    registerSecondFactorRoutes(router, { issuer: deps.config.issuer, accounts: deps.accounts, factors: deps.factors, logger: deps.logger, metrics: deps.metrics, otherSessions });
+    registerSecondFactorRoutes(router, { issuer: deps.config.issuer, accounts: deps.accounts, factors: deps.factors, logger: deps.logger, metrics: deps.metrics, throttle: deps.throttle, otherSessions });
   }
 
   return router;

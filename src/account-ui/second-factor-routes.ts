@@ -19,6 +19,8 @@ import { ValidationError } from '../validation.js';
 import { factorRemovedPage, recoveryCodesPage, securityPage, totpSetupPage } from './second-factor-views.js';
 import { requireRecentSignIn } from './recent-sign-in.js';
 import { formField as field, signedInUser as userOf, type SignedIn as User } from './signed-in.js';
+import type { LoginThrottle } from '../security/login-throttle.js';
+import { throttledCheck, tooManyAttempts } from './throttled-check.js';
 
 export interface SecondFactorAccountDependencies {
   readonly issuer: string;
@@ -26,6 +28,8 @@ export interface SecondFactorAccountDependencies {
   readonly factors: SecondFactorStore;
   readonly logger: Logger;
   readonly metrics?: Metrics | undefined;
+  /** API-2: the current password and first codes are counted like sign-in attempts. */
+  readonly throttle: LoginThrottle;
   /** How many other sessions the user has, to offer ending them after a removal. */
   readonly otherSessions: (accountId: string, uid: string) => Promise<number>;
 }
@@ -67,12 +71,25 @@ export function registerSecondFactorRoutes(router: Router, deps: SecondFactorAcc
   router.post('/totp/confirm', async (ctx) => {
     const c = ctx as unknown as Context;
     const user = userOf(c);
-    const codes = await deps.factors.confirmTotp(user.accountId, field(c, 'code'));
-    if (!codes) {
-      const pending = await deps.factors.pendingTotpSecret(user.accountId);
-      if (!pending) {
-        ctx.status = 303;
-        ctx.redirect('/account/security');
+    // The pending secret is shown again only to a recent sign-in, like setting it up.
+    if (!requireRecentSignIn(c, user, deps.issuer, '/account/security')) return;
+    const pending = await deps.factors.pendingTotpSecret(user.accountId);
+    if (!pending) {
+      ctx.status = 303;
+      ctx.redirect('/account/security');
+      return;
+    }
+    const account = await deps.accounts.findById(user.accountId);
+    let codes: string[] | undefined;
+    const checked = await throttledCheck(deps.throttle, c, account?.username ?? user.accountId, async () => {
+      codes = await deps.factors.confirmTotp(user.accountId, field(c, 'code'));
+      return codes !== undefined;
+    });
+    if (!checked.ok || !codes) {
+      if (checked.ok === false && checked.wait) {
+        deps.metrics?.secondFactors.inc({ method: 'totp', result: 'throttled' });
+        await setupPage(c, pending, tooManyAttempts(checked.wait));
+        c.status = 429;
         return;
       }
       deps.metrics?.secondFactors.inc({ method: 'totp', result: 'enrolment_failed' });
@@ -103,9 +120,14 @@ export function registerSecondFactorRoutes(router: Router, deps: SecondFactorAcc
     const user = userOf(c);
     if (!requireRecentSignIn(c, user, deps.issuer, '/account/security')) return;
     const account = await deps.accounts.findById(user.accountId);
-    const reauthenticated = account ? await deps.accounts.authenticate(account.username, field(c, 'current_password')) : undefined;
-    if (!reauthenticated || reauthenticated.id !== user.accountId) {
-      sendPage(c, securityPage({ csrf: user.csrf, status: await deps.factors.status(user.accountId), errors: ['The current password is not right.'] }), { status: 400 });
+    const checked = await throttledCheck(deps.throttle, c, account?.username ?? user.accountId, async () => {
+      const reauthenticated = account ? await deps.accounts.authenticate(account.username, field(c, 'current_password')) : undefined;
+      return reauthenticated?.id === user.accountId;
+    });
+    if (!checked.ok) {
+      if (checked.wait) deps.logger.warn({ event: 'totp_remove_throttled', accountId: user.accountId, ip: c.ip, wait: checked.wait }, 'password check throttled');
+      const errors = [checked.wait ? tooManyAttempts(checked.wait) : 'The current password is not right.'];
+      sendPage(c, securityPage({ csrf: user.csrf, status: await deps.factors.status(user.accountId), errors }), { status: checked.wait ? 429 : 400 });
       return;
     }
     if (await deps.factors.removeTotp(user.accountId)) {

@@ -6,7 +6,9 @@
  *
  * A password alone, or a password with a one-time code (authenticator app or recovery code,
  * `urn:gatehouse:acr:mfa`, MFA-2), or a passkey with user verification (MFA-1): the OpenID EAP
- * values `phr` (a synced passkey) and `phrh` (a hardware-bound one).
+ * value `phr`. `phrh` (hardware-protected) needs proof that the key is held in hardware, which
+ * only a verified attestation gives; Gatehouse requests none, so it neither claims nor advertises
+ * `phrh` (a backup-eligible flag of 0 is the authenticator's own word, not proof).
  */
 
 /** Password sign-in: one knowledge factor (RFC 8176 `pwd`). */
@@ -15,7 +17,7 @@ export const ACR_PASSWORD = 'urn:gatehouse:acr:password';
 /** Multi-factor sign-in (MFA-2, MFA-3): a password and a one-time code (RFC 8176 `pwd` + `otp`). */
 export const ACR_MFA = 'urn:gatehouse:acr:mfa';
 
-/** Passkey sign-in (MFA-1), OpenID EAP ACR values: phishing-resistant; and hardware-protected. */
+/** Passkey sign-in (MFA-1), OpenID EAP ACR values: phishing-resistant; and hardware-protected (not produced: see above). */
 export const ACR_PHISHING_RESISTANT = 'phr';
 export const ACR_PHISHING_RESISTANT_HARDWARE = 'phrh';
 
@@ -29,7 +31,7 @@ export const AUTHENTICATION_METHODS: readonly AuthenticationMethod[] = [
   { acr: ACR_PASSWORD, amr: ['pwd'] },
   { acr: ACR_MFA, amr: ['pwd', 'otp'] },
   { acr: ACR_PHISHING_RESISTANT, amr: ['swk', 'user'] },
-  { acr: ACR_PHISHING_RESISTANT_HARDWARE, amr: ['hwk', 'user'] },
+  // Add { acr: ACR_PHISHING_RESISTANT_HARDWARE, amr: ['hwk', 'user'] } with attestation verification.
 ];
 
 /** Advertised as `acr_values_supported`. */
@@ -61,7 +63,7 @@ export function canSatisfy(values: readonly string[]): boolean {
 export const PASSWORD_AND_CODE_SIGN_IN = { acr: ACR_MFA, amr: ['pwd', 'otp'] } as const;
 
 /** The classes that mean more than one factor; asking for any of them asks for a step-up (MFA-3). */
-export const MULTI_FACTOR_ACR_VALUES: readonly string[] = [ACR_MFA, ACR_PHISHING_RESISTANT, ACR_PHISHING_RESISTANT_HARDWARE];
+export const MULTI_FACTOR_ACR_VALUES: readonly string[] = [ACR_MFA, ACR_PHISHING_RESISTANT];
 
 export function isMultiFactor(acr: string | undefined): boolean {
   return acr !== undefined && MULTI_FACTOR_ACR_VALUES.includes(acr);

@@ -4,9 +4,10 @@
  * answer, whichever replica serves it; the credential must be registered and its account
  * enabled; the library checks origin, RP ID, challenge, signature, user verification and the
  * signature counter; the stored counter and backup state move forward only from the values the
- * check started from; a credential cannot change from device-bound to synced. The ID token then
- * says `phrh` + amr ["hwk","user"] for a device-bound passkey, `phr` + ["swk","user"] for a
- * synced one (RFC 8176, OpenID EAP).
+ * check started from; a credential cannot change from device-bound to synced; a user handle, when
+ * given, must name the credential's account. The ID token then
+ * says `phr` + amr ["swk","user"] (RFC 8176, OpenID EAP); not `phrh`, since no attestation
+ * proves the key is held in hardware.
  */
 import { bodyParser } from '@koa/bodyparser';
 import type Router from '@koa/router';
@@ -100,6 +101,10 @@ export function registerPasskeySignIn(router: Router, deps: PasskeySignInDepende
     if (!passkey) return fail('unknown_credential');
     const account = await deps.accounts.findById(passkey.accountId);
     if (!account || account.disabled) return fail('account_unavailable', passkey.accountId);
+    // The user handle is not signed, but when the authenticator gives one it must name the
+    // credential's own account (WebAuthn §7.2 step 6): a mismatch is a forged or confused answer.
+    const userHandle = response.response.userHandle;
+    if (userHandle !== undefined && Buffer.from(userHandle, 'base64url').toString('utf8') !== passkey.accountId) return fail('user_handle_mismatch', account.id);
     const verified = await deps.relyingParty.verifyAuthentication(passkey, response, challenge.payload.challenge);
     if (!verified) return fail('not_verified', account.id);
     if (verified.deviceType !== passkey.deviceType) return fail('device_type_changed', account.id);

@@ -53,6 +53,8 @@ export type NextStep = { readonly page: SafeHtml } | { readonly redirect: string
 interface PendingSecondFactor {
   readonly amr: readonly string[];
   readonly stepUp?: boolean;
+  /** A code-only step-up keeps the session's sign-in time: a code is not a fresh sign-in (SESS-10). */
+  readonly loginTs?: number;
   /** The user has no second factor and this sign-in requires one: set one up first (MFA-3). */
   readonly enrol?: boolean;
   /** The user has passkeys but no authenticator app, and this sign-in requires more than a password. */
@@ -113,16 +115,21 @@ export class SecondFactorSignIn {
     const account = await this.deps.accounts.findById(session.accountId);
     if (!account || account.disabled) return undefined;
     const amr = Array.isArray(session['amr']) ? (session['amr'] as string[]) : [...PASSWORD_SIGN_IN.amr];
+    const original = session.uid ? await this.deps.provider().Session.findByUid(session.uid) : undefined;
     const enrolled = await this.deps.factors.hasTotp(account.id);
-    if (!enrolled && (await this.deps.passkeys?.list(account.id))?.length) return undefined;
-    if (enrolled || (await this.multiFactorRequired(details, account.id))) {
-      await this.deps.states.put(details.uid, PURPOSE, account.id, { amr, stepUp: true, ...(enrolled ? {} : { enrol: true }) } satisfies PendingSecondFactor, PENDING_TTL_SECONDS);
+    if (enrolled) {
+      // Without the session's own sign-in time a code-only step-up cannot keep it: ask for everything.
+      if (!original?.loginTs) return undefined;
+      await this.deps.states.put(details.uid, PURPOSE, account.id, { amr, stepUp: true, loginTs: original.loginTs } satisfies PendingSecondFactor, PENDING_TTL_SECONDS);
       const page = await this.pendingPage(details, clientName);
       return page ? { page } : undefined;
     }
+    // No authenticator app: a step-up never sets one up with the session cookie alone. The full
+    // login page asks for the password (or offers the passkey); enrolment follows the password.
+    if ((await this.deps.passkeys?.list(account.id))?.length) return undefined;
+    if (await this.multiFactorRequired(details, account.id)) return undefined;
     // Asked for voluntarily, and this user has no second factor: the session stays as it is, and
     // the ID token says so (its acr, amr and auth_time are the original sign-in's).
-    const original = session.uid ? await this.deps.provider().Session.findByUid(session.uid) : undefined;
     const login = {
       accountId: account.id,
       ...(typeof session['acr'] === 'string' ? { acr: session['acr'] } : {}),
@@ -142,7 +149,7 @@ export class SecondFactorSignIn {
       const error = `${clientName} requires more than a password. Sign in with your passkey.`;
       return loginPage({ uid: details.uid, clientName, username: account.username, error });
     }
-    if (pending.payload.enrol && !(await this.deps.factors.hasTotp(account.id))) {
+    if (pending.payload.enrol && !pending.payload.stepUp && !(await this.deps.factors.hasTotp(account.id))) {
       const secret = (await this.deps.factors.pendingTotpSecret(account.id)) ?? (await this.deps.factors.startTotpEnrolment(account.id));
       const qrImage = await qrCodeImage(otpauthUri(this.deps.issuer, account.username, secret));
       return totpEnrolmentPage({ uid: details.uid, clientName, username: account.username, qrImage, secret: groupedSecret(secret), ...(error ? { error } : {}) });
@@ -198,8 +205,7 @@ export class SecondFactorSignIn {
     await deps.throttle.succeeded(account.username, ctx.ip);
     deps.metrics?.secondFactors.inc({ method, result: 'ok' });
     deps.logger.info({ event: 'second_factor_succeeded', method, accountId: account.id, clientId: client?.clientId }, 'second factor accepted');
-    const amr = [...new Set([...pending.payload.amr, ...PASSWORD_AND_CODE_SIGN_IN.amr])];
-    const login = { accountId: account.id, acr: PASSWORD_AND_CODE_SIGN_IN.acr, amr };
+    const login = codeSignIn(account.id, pending.payload);
     const url = await provider.interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
     ctx.status = 303;
     ctx.redirect(url);
@@ -215,7 +221,7 @@ export class SecondFactorSignIn {
     if (!parsed.success) throw new ValidationError(describeIssues(parsed.error));
     const pending = await deps.states.get<PendingSecondFactor>(details.uid, PURPOSE);
     const account = pending?.accountId ? await deps.accounts.findById(pending.accountId) : undefined;
-    if (!pending?.payload.enrol || !account || account.disabled) ctx.throw(400, 'This sign-in has expired. Go back to the application and start again.');
+    if (!pending?.payload.enrol || pending.payload.stepUp || !account || account.disabled) ctx.throw(400, 'This sign-in has expired. Go back to the application and start again.');
     const client = await provider.Client.find(String(details.params['client_id']));
     const clientName = client?.clientName ?? client?.clientId ?? 'the application';
     const formTargets = client?.redirectUris ?? [];
@@ -240,9 +246,18 @@ export class SecondFactorSignIn {
     await deps.throttle.succeeded(account.username, ctx.ip);
     deps.metrics?.secondFactors.inc({ method: 'totp', result: 'enrolled' });
     deps.logger.info({ event: 'totp_enrolled', accountId: account.id, clientId: client?.clientId, duringSignIn: true }, 'authenticator app set up during sign-in');
-    const amr = [...new Set([...pending.payload.amr, ...PASSWORD_AND_CODE_SIGN_IN.amr])];
-    const login = { accountId: account.id, acr: PASSWORD_AND_CODE_SIGN_IN.acr, amr };
+    const login = codeSignIn(account.id, pending.payload);
     const continueTo = await provider.interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
     sendPage(ctx, enrolledPage({ codes, continueTo }));
   }
+}
+
+/**
+ * The login result after a code (RFC 8176): the methods proved — the password's `pwd` only when
+ * this interaction checked it — plus `otp`. A code-only step-up keeps the session's sign-in time,
+ * so auth_time and the recent-sign-in check still date from the last password or passkey.
+ */
+function codeSignIn(accountId: string, pending: PendingSecondFactor): { accountId: string; acr: string; amr: string[]; ts?: number } {
+  const amr = [...new Set([...pending.amr, 'otp'])];
+  return { accountId, acr: PASSWORD_AND_CODE_SIGN_IN.acr, amr, ...(pending.stepUp && pending.loginTs ? { ts: pending.loginTs } : {}) };
 }

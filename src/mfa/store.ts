@@ -27,6 +27,9 @@ interface TotpRow {
   last_used_at: Date | null;
 }
 
+/** How long a new authenticator-app secret waits for its first code. */
+export const PENDING_TOTP_SECONDS = 15 * 60;
+
 const sealContext = (accountId: string) => `totp:${accountId}`;
 // pg returns bigint columns as strings, PGlite as numbers.
 const stepOf = (value: string | number | null): number | undefined => (value === null ? undefined : Number(value));
@@ -66,10 +69,12 @@ export class SecondFactorStore {
     return secret;
   }
 
-  /** The secret of an enrolment not yet confirmed (to show its QR code again). */
+  /** The secret of an enrolment not yet confirmed (to show its QR code again), while it is fresh. */
   async pendingTotpSecret(accountId: string): Promise<string | undefined> {
     const row = await this.totpRow(accountId);
     if (!row || row.confirmed_at) return undefined;
+    // A secret shown long ago may have been seen by someone else: it is confirmed soon or never.
+    if (Date.now() - new Date(row.created_at).getTime() > PENDING_TOTP_SECONDS * 1000) return undefined;
     return this.secret.decrypt(row.sealed_secret, sealContext(accountId));
   }
 

@@ -17,7 +17,7 @@ import {
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { DeviceType, NewPasskey, Passkey } from './passkeys.js';
-import { ACR_PHISHING_RESISTANT, ACR_PHISHING_RESISTANT_HARDWARE } from '../accounts/authentication-context.js';
+import { ACR_PHISHING_RESISTANT } from '../accounts/authentication-context.js';
 
 
 const TIMEOUT_MS = 120_000;
@@ -104,11 +104,11 @@ export class RelyingParty {
   }
 }
 
-/** What the ID token says after a passkey sign-in (RFC 8176, OpenID EAP). */
-export function passkeySignIn(deviceType: DeviceType): { acr: string; amr: string[] } {
-  // A device-bound credential (security key, platform key that is not synced) is hardware-held;
-  // a synced passkey lives, encrypted, in a cloud keychain: a software-held key.
-  return deviceType === 'singleDevice'
-    ? { acr: ACR_PHISHING_RESISTANT_HARDWARE, amr: ['hwk', 'user'] }
-    : { acr: ACR_PHISHING_RESISTANT, amr: ['swk', 'user'] };
+/**
+ * What the ID token says after a passkey sign-in (RFC 8176, OpenID EAP): `phr`, ["swk","user"]
+ * for every passkey. A device-bound credential (BE=0) says so itself, but without a verified
+ * attestation nothing proves the key is in hardware, so `phrh`/`hwk` is not claimed.
+ */
+export function passkeySignIn(_deviceType: DeviceType): { acr: string; amr: string[] } {
+  return { acr: ACR_PHISHING_RESISTANT, amr: ['swk', 'user'] };
 }

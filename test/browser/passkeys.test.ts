@@ -1,7 +1,8 @@
 /**
  * MFA-1 passkeys in real Chromium with a virtual WebAuthn authenticator (Chrome DevTools
  * Protocol): register and name a passkey in the account area, sign in with it instead of a
- * password (discoverable credential), get acr phrh / amr ["hwk","user"], the signature counter
+ * password (discoverable credential), get acr phr / amr ["swk","user"] (a device-bound key
+ * too: no attestation proves hardware), the signature counter
  * stored; a captured assertion cannot be replayed; removal needs the password. The issuer is
  * http://localhost (a secure context; WebAuthn refuses IP addresses as RP IDs).
  */
@@ -10,7 +11,8 @@ import path from 'node:path';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACR_MFA, ACR_PHISHING_RESISTANT_HARDWARE } from '../../src/accounts/authentication-context.js';
+import { ACR_MFA, ACR_PHISHING_RESISTANT } from '../../src/accounts/authentication-context.js';
+import { currentStep, totpCode } from '../support/totp.js';
 import { REDIRECT_URI, registerApi, registerClient, registerSpaClient, registerUser } from '../support/fixtures.js';
 import { launchChromium } from '../support/chromium.js';
 import { createTestStorage, freePort, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
@@ -120,10 +122,10 @@ describe('MFA-1 passkeys in the browser', () => {
     await page.waitForURL(/app\.test\.example/);
     await touch(false);
     const tokens = await oidc.authorizationCodeGrant(spa, callback as URL, { pkceCodeVerifier: verifier, expectedState: 'passkey-state' });
-    expect(tokens.claims()).toMatchObject({ sub: user.account.id, acr: ACR_PHISHING_RESISTANT_HARDWARE, amr: ['hwk', 'user'] });
+    expect(tokens.claims()).toMatchObject({ sub: user.account.id, acr: ACR_PHISHING_RESISTANT, amr: ['swk', 'user'] });
   });
 
-  it('signs in with the passkey instead of a password, and the ID token says phrh, ["hwk","user"]', async () => {
+  it('signs in with the passkey instead of a password, and the ID token says phr, ["swk","user"] even for a device-bound key', async () => {
     await page.goto(`${server.issuer}/account`);
     await page.getByRole('button', { name: 'Sign out' }).first().click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
@@ -142,7 +144,7 @@ describe('MFA-1 passkeys in the browser', () => {
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL(/app\.test\.example/);
     const tokens = await oidc.authorizationCodeGrant(spa, callback as URL, { pkceCodeVerifier: verifier, expectedState: 'passkey-state' });
-    expect(tokens.claims()).toMatchObject({ sub: user.account.id, acr: ACR_PHISHING_RESISTANT_HARDWARE, amr: ['hwk', 'user'] });
+    expect(tokens.claims()).toMatchObject({ sub: user.account.id, acr: ACR_PHISHING_RESISTANT, amr: ['swk', 'user'] });
     const [stored] = await server.gatehouse.services.passkeys.list(user.account.id);
     expect(stored?.counter).toBeGreaterThan(0);
     expect(stored?.lastUsedAt).toBeInstanceOf(Date);
@@ -166,7 +168,7 @@ describe('MFA-1 passkeys in the browser', () => {
     await page.waitForURL(/app\.test\.example/);
     await touch(false);
     const tokens = await oidc.authorizationCodeGrant(strict, callback as URL, { pkceCodeVerifier: verifier, expectedState: 'passkey-state' });
-    expect(tokens.claims()).toMatchObject({ acr: ACR_PHISHING_RESISTANT_HARDWARE, amr: ['hwk', 'user'] });
+    expect(tokens.claims()).toMatchObject({ acr: ACR_PHISHING_RESISTANT, amr: ['swk', 'user'] });
   });
 
   it('refuses a captured assertion replayed into a new sign-in', async () => {
@@ -181,6 +183,28 @@ describe('MFA-1 passkeys in the browser', () => {
     });
     expect(replay.status()).toBe(401);
     expect(await replay.text()).toContain('That passkey could not be used');
+  });
+
+  it('WebAuthn §7.2: refuses an assertion whose user handle names another account', async () => {
+    const spa = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+    const other = await registerUser(server, 'someone-else');
+    // The user handle is outside the signature: rewrite it in flight, as a forger could.
+    await page.route(/\/interaction\/[^/]+\/passkey$/, async (route) => {
+      const body = new URLSearchParams(route.request().postData() ?? '');
+      const answer = JSON.parse(body.get('response') ?? '{}') as { response: { userHandle?: string } };
+      answer.response.userHandle = Buffer.from(other.account.id, 'utf8').toString('base64url');
+      body.set('response', JSON.stringify(answer));
+      await route.continue({ postData: body.toString() });
+    });
+    await page.goto((await authorizationUrl(spa, oidc.randomPKCECodeVerifier(), { prompt: 'login' })).href);
+    const button = page.getByRole('button', { name: 'Use a passkey' });
+    await button.waitFor();
+    await touch(true);
+    await button.click({ timeout: 3000 }).catch(() => undefined);
+    await page.getByText('That passkey could not be used').waitFor();
+    await touch(false);
+    await page.unroute(/\/interaction\/[^/]+\/passkey$/);
+    expect(server.logs.join('')).toContain('"reason":"user_handle_mismatch"');
   });
 
   it('offers the passkey in the username field’s autofill (conditional UI) and signs in from it', async () => {
@@ -201,6 +225,29 @@ describe('MFA-1 passkeys in the browser', () => {
     await page.waitForLoadState().catch(() => undefined);
     expect(await page.getByRole('button', { name: 'Use a passkey' }).count()).toBe(0);
     await touch(false);
+  });
+
+  it('RFC 8176: a passkey session stepped up with an authenticator code says ["swk","user","otp"] (no pwd) and keeps auth_time', async () => {
+    const factors = server.gatehouse.services.factors;
+    const secret = await factors.startTotpEnrolment(user.account.id);
+    await factors.confirmTotp(user.account.id, totpCode(secret));
+    const spa = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const signedInAt = Math.floor(Date.now() / 1000);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const claims = JSON.stringify({ id_token: { acr: { essential: true, value: ACR_MFA } } });
+    const stepUp = await context.newPage();
+    await stepUp.goto((await authorizationUrl(spa, verifier, { claims, max_age: '3600' })).href);
+    // The passkey session is asked for the code only: no password.
+    await stepUp.getByLabel('Code from your authenticator app').fill(totpCode(secret, currentStep() + 1));
+    expect(await stepUp.getByLabel('Password').count()).toBe(0);
+    const landed = stepUp.waitForRequest((request) => request.url().startsWith('https://app.test.example/'));
+    await stepUp.getByRole('button', { name: 'Verify' }).click();
+    const tokens = await oidc.authorizationCodeGrant(spa, new URL((await landed).url()), { pkceCodeVerifier: verifier, expectedState: 'passkey-state' });
+    expect(tokens.claims()).toMatchObject({ acr: ACR_MFA, amr: ['swk', 'user', 'otp'] });
+    expect(Number(tokens.claims()?.auth_time)).toBeLessThanOrEqual(signedInAt);
+    await stepUp.close();
+    await factors.removeTotp(user.account.id);
   });
 
   it('adds and removes passkeys only after a recent sign-in; renames; removal needs the password', async () => {

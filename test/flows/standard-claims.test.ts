@@ -6,7 +6,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT, ACR_PHISHING_RESISTANT_HARDWARE } from '../../src/accounts/authentication-context.js';
+import { ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT } from '../../src/accounts/authentication-context.js';
 import { registerClients } from '../../src/clients/register.js';
 import { HttpBrowser } from '../support/browser-over-http.js';
 import { API, REDIRECT_URI, registerApi, registerClient, registerSpaClient } from '../support/fixtures.js';
@@ -173,7 +173,8 @@ describe.each<DatabaseChoice>(['postgres', 'embedded'])('OpenID Connect standard
       expect(scopes).toEqual(expect.arrayContaining(['openid', 'profile', 'email', 'address', 'phone', 'offline_access', 'things:read']));
       expect(scopes.filter((scope) => scope.startsWith('admin:'))).toEqual([]);
       expect(metadata['claims_parameter_supported']).toBe(true);
-      expect(metadata['acr_values_supported']).toEqual([ACR_PASSWORD, ACR_MFA, ACR_PHISHING_RESISTANT, ACR_PHISHING_RESISTANT_HARDWARE]);
+      // Only what a sign-in can produce: no phrh without attestation.
+      expect(metadata['acr_values_supported']).toEqual([ACR_PASSWORD, ACR_MFA, ACR_PHISHING_RESISTANT]);
       expect(metadata['claims_supported']).toEqual(expect.arrayContaining([...Object.keys(FULL_PROFILE), 'sub', 'preferred_username', 'updated_at', 'acr', 'amr']));
       expect(metadata['id_token_signing_alg_values_supported']).toEqual(expect.arrayContaining(['RS256']));
     });

@@ -74,6 +74,35 @@ describe('MFA-3 step-up inside a live session', () => {
     expect(again.tokens.claims()?.acr).toBe(ACR_MFA);
   });
 
+  it('a code-only step-up of a stale session does not make it a recent sign-in (SESS-10)', async () => {
+    const user = await registerUser(server, 'ivy');
+    const browser = new HttpBrowser();
+    await signInAndRedeem(server, spa, user, {}, browser);
+    // The session (a stolen cookie, say) signed in an hour ago.
+    await server.gatehouse.services.db.knex.raw(
+      "UPDATE oidc_records SET payload = jsonb_set(payload, '{loginTs}', to_jsonb(extract(epoch from now())::int - 3600)) WHERE model = 'Session' AND account_id = ?",
+      [user.account.id],
+    );
+    const factors = server.gatehouse.services.factors;
+    const secret = await factors.startTotpEnrolment(user.account.id);
+    await factors.confirmTotp(user.account.id, totpCode(secret));
+    const stepped = await signInAndRedeem(
+      server,
+      spa,
+      { ...user, password: 'not asked', secondFactor: () => ({ code: totpCode(secret, currentStep() + 1) }) },
+      { acr_values: ACR_MFA, max_age: '86400' },
+      browser,
+    );
+    expect(stepped.tokens.claims()?.acr).toBe(ACR_MFA);
+    // A code is not a fresh sign-in: auth_time stays the password's.
+    expect(Number(stepped.tokens.claims()?.auth_time)).toBeLessThan(Date.now() / 1000 - 3000);
+    // Adding a passkey still asks for a fresh sign-in.
+    const page = await (await browser.request(`${server.issuer}/account/passkeys`)).text();
+    expect(page).toContain('prompt=login');
+    const options = await browser.request(`${server.issuer}/account/passkeys/options`, { form: { csrf: /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? '' } });
+    expect(options.status).toBe(403);
+  });
+
   it('max_age asks for the whole sign-in again (password, then code) and auth_time moves', async () => {
     const user = await registerUser(server, 'judy');
     const secrets = { secret: '' };
@@ -136,15 +165,40 @@ describe('MFA-3 policies force enrolment', () => {
     const secrets: { secret?: string } = {};
     const pages: string[] = [];
     const strict = await discoverClient(server, 'strict-spa');
+    let passwordAsked = false;
     const { tokens } = await signInAndRedeem(
       server,
       strict,
-      { ...user, password: 'not asked', secondFactor: (page) => (pages.push(page), answerWith(secrets)(page)) },
+      {
+        ...user,
+        // Setting up a second factor needs the password, not just the session cookie.
+        get password() {
+          passwordAsked = true;
+          return user.password;
+        },
+        secondFactor: (page) => (pages.push(page), answerWith(secrets)(page)),
+      },
       {},
       browser,
     );
+    expect(passwordAsked).toBe(true);
     expect(pages[0]).toContain('Strict SPA</strong> requires two-step verification');
     expect(tokens.claims()).toMatchObject({ acr: ACR_MFA, amr: ['pwd', 'otp'] });
+  });
+
+  it('a session cookie alone cannot set up a second factor: a step-up for a user without one asks for the password', async () => {
+    const user = await registerUser(server, 'mallory-victim');
+    const browser = new HttpBrowser();
+    await signInAndRedeem(server, spa, user, {}, browser);
+    const claims = JSON.stringify({ id_token: { acr: { essential: true, value: ACR_MFA } } });
+    const pages: string[] = [];
+    const holder = { username: user.username, password: 'the cookie holder does not know it', secondFactor: (page: string) => (pages.push(page), answerWith({})(page)) };
+    for (const [client, params] of [[spa, { claims }], [await discoverClient(server, 'strict-spa'), {}]] as const) {
+      await expect(signInAndRedeem(server, client, holder, params, browser)).rejects.toThrow(/did not reach the client/);
+    }
+    expect(pages).toEqual([]);
+    expect(await server.gatehouse.services.factors.hasTotp(user.account.id)).toBe(false);
+    expect(await server.gatehouse.services.factors.pendingTotpSecret(user.account.id)).toBeUndefined();
   });
 
   it('REQUIRE_MFA_FOR names clients whose sign-ins must be multi-factor', async () => {
