@@ -92,12 +92,13 @@ describe.each<DatabaseChoice>(['postgres', 'embedded'])('MFA admin API (%s)', (k
   });
 });
 
-describe('MFA CLI', () => {
+// On the embedded database the server owns the data folder, so the commands travel over its socket.
+describe.each(['postgres', 'embedded'] as const)('MFA CLI (%s)', (kind) => {
   let storage: TestStorage;
   let server: TestServer;
 
   beforeAll(async () => {
-    storage = await createTestStorage('postgres');
+    storage = await createTestStorage(kind);
     server = await startTestServer(storage);
   });
 
