@@ -152,6 +152,7 @@ export async function buildLiveProvider(services: Services, logger: Logger, metr
     resourceServers: services.resourceServers,
     pages: providerPages,
     dpopNonceSecret: services.secret.dpopNonceSecret(),
+    factors: services.factors,
     keys: services.keys,
     clients: services.clients,
     feed: services.feed,

@@ -25,6 +25,7 @@ import type { ClientCertificates } from '../tls/client-certificates.js';
 import { mtlsClientAuthMethods, mtlsFeature } from './mtls.js';
 import { registrationFeatures } from '../registration/engine.js';
 import { signInPolicy } from '../mfa/policy.js';
+import type { SecondFactorStore } from '../mfa/store.js';
 
 export interface ProviderState {
   readonly keyring: Keyring;
@@ -42,6 +43,8 @@ export interface ProviderDependencies {
   readonly dpopNonceSecret: Buffer;
   /** Where client certificates come from (FLOW-8); absent in the CLI, which serves no requests. */
   readonly clientCertificates?: ClientCertificates;
+  /** MFA-3: accounts an operator marked as needing multi-factor sign-ins. */
+  readonly factors?: Pick<SecondFactorStore, 'isRequired'>;
 }
 
 const ASYMMETRIC_SIGNING = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
@@ -62,7 +65,7 @@ function findAccount(accounts: AccountStore): FindAccount {
 }
 
 export function providerConfiguration(deps: ProviderDependencies, state: ProviderState): Configuration {
-  const { config, pages } = deps;
+  const { config, pages, factors } = deps;
   const apiScopes = [...state.resourceServers.values(), adminResourceServer].flatMap((api) => api.scopes);
   return {
     adapter: deps.adapter,
@@ -81,7 +84,7 @@ export function providerConfiguration(deps: ProviderDependencies, state: Provide
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       // MFA-3: a live session signed in with less than a requested or required second factor is stepped up.
-      policy: signInPolicy(config.mfa.requireFor),
+      policy: signInPolicy(config.mfa.requireFor, factors ? (accountId) => factors.isRequired(accountId) : undefined),
     },
     responseTypes: ['code'],
     pkce: { required: (ctx, client) => pkceRequired(ctx, client as never) },

@@ -201,6 +201,31 @@ describe('MFA-3 policies force enrolment', () => {
     expect(await server.gatehouse.services.factors.pendingTotpSecret(user.account.id)).toBeUndefined();
   });
 
+  it('an operator marking a user as needing multi-factor steps up their live password session at the next request', async () => {
+    const user = await registerUser(server, 'rita');
+    const browser = new HttpBrowser();
+    expect((await signInAndRedeem(server, spa, user, {}, browser)).tokens.claims()?.acr).toBe(ACR_PASSWORD);
+    await server.gatehouse.services.factors.setRequired(user.account.id, true);
+    let passwordAsked = false;
+    const { tokens } = await signInAndRedeem(
+      server,
+      spa,
+      {
+        ...user,
+        get password() {
+          passwordAsked = true;
+          return user.password;
+        },
+        secondFactor: answerWith({}),
+      },
+      {},
+      browser,
+    );
+    // No second factor yet: the password again, then enrolment (never from the cookie alone).
+    expect(passwordAsked).toBe(true);
+    expect(tokens.claims()).toMatchObject({ acr: ACR_MFA, amr: ['pwd', 'otp'] });
+  });
+
   it('REQUIRE_MFA_FOR names clients whose sign-ins must be multi-factor', async () => {
     const user = await registerUser(server, 'nora');
     const listed = await discoverClient(server, 'listed-spa');
