@@ -2,7 +2,7 @@
 import { html, type SafeHtml } from '../interactions/views/html.js';
 import { totpSetupSteps } from '../interactions/views/second-factor.js';
 import type { SecondFactorStatus } from '../mfa/store.js';
-import { accountLayout } from './views.js';
+import { accountLayout, endOtherSessionsOffer } from './views.js';
 
 const day = (date: Date) => date.toISOString().slice(0, 10);
 
@@ -74,16 +74,7 @@ export function factorRemovedPage(view: { csrf: string; title: string; message: 
     html`<h1>${view.title}</h1>
 <p class="notice" role="status">${view.message}</p>
 ${view.otherSessions
-  ? html`<p class="lead">You are still signed in on ${view.otherSessions} other ${view.otherSessions === 1 ? 'session' : 'sessions'}. If you removed it because it was lost or someone else may have used it, sign them out now.</p>
-<form method="post" action="/account/sessions/end-others">
-  <input type="hidden" name="csrf" value="${view.csrf}">
-  <fieldset>
-    <legend>Other sessions</legend>
-    <label class="choice"><input type="radio" name="choice" value="end" checked> Sign out all other sessions and revoke their access</label>
-    <label class="choice"><input type="radio" name="choice" value="keep"> Keep them signed in</label>
-  </fieldset>
-  <div class="actions"><button type="submit">Continue</button></div>
-</form>`
+  ? endOtherSessionsOffer(view.csrf, view.otherSessions, 'If you removed it because it was lost or someone else may have used it, sign them out now.')
   : html`<p><a href="${view.backTo}">Back</a></p>`}`,
   );
 }

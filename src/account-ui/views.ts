@@ -74,22 +74,27 @@ ${view.errors?.length ? html`<div class="error" role="alert"><ul>${view.errors.m
   );
 }
 
-export function passwordChangedPage(view: { csrf: string; otherSessions: number }): SafeHtml {
-  return accountLayout(
-    'Password changed',
-    view.csrf,
-    html`<h1>Password changed</h1>
-${view.otherSessions
-  ? html`<p class="lead">You are still signed in on ${view.otherSessions} other ${view.otherSessions === 1 ? 'session' : 'sessions'}. If you changed your password because you think someone else used your account, sign them out now.</p>
+/** SESS-10: after a change that may follow a compromise, the offer (pre-selected) to end every other session. */
+export function endOtherSessionsOffer(csrf: string, otherSessions: number, why: string): SafeHtml {
+  return html`<p class="lead">You are still signed in on ${otherSessions} other ${otherSessions === 1 ? 'session' : 'sessions'}. ${why}</p>
 <form method="post" action="/account/sessions/end-others">
-  <input type="hidden" name="csrf" value="${view.csrf}">
+  <input type="hidden" name="csrf" value="${csrf}">
   <fieldset>
     <legend>Other sessions</legend>
     <label class="choice"><input type="radio" name="choice" value="end" checked> Sign out all other sessions and revoke their access</label>
     <label class="choice"><input type="radio" name="choice" value="keep"> Keep them signed in</label>
   </fieldset>
   <div class="actions"><button type="submit">Continue</button></div>
-</form>`
+</form>`;
+}
+
+export function passwordChangedPage(view: { csrf: string; otherSessions: number }): SafeHtml {
+  return accountLayout(
+    'Password changed',
+    view.csrf,
+    html`<h1>Password changed</h1>
+${view.otherSessions
+  ? endOtherSessionsOffer(view.csrf, view.otherSessions, 'If you changed your password because you think someone else used your account, sign them out now.')
   : html`<p class="lead">You are not signed in anywhere else.</p><p><a href="/account">Back to your sessions</a></p>`}`,
   );
 }

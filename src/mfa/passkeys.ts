@@ -49,16 +49,7 @@ function toPasskey(row: PasskeyRow): Passkey {
   };
 }
 
-export interface NewPasskey {
-  readonly id: string;
-  readonly accountId: string;
-  readonly name: string;
-  readonly publicKey: Uint8Array<ArrayBuffer>;
-  readonly counter: number;
-  readonly transports: readonly string[];
-  readonly deviceType: DeviceType;
-  readonly backedUp: boolean;
-}
+export type NewPasskey = Omit<Passkey, 'createdAt' | 'lastUsedAt'>;
 
 export class PasskeyStore {
   constructor(private readonly knex: Knex) {}
