@@ -211,12 +211,16 @@ describe('MFA-1 passkeys in the browser', () => {
     const spa = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
     const verifier = oidc.randomPKCECodeVerifier();
     const autofill = page.waitForRequest((request) => request.url().endsWith('/passkey/options'));
+    // The page an earlier test left may hold an autofill request of its own, which a touched
+    // authenticator would answer, navigating that old page over this test's: leave it first.
+    await page.goto('about:blank');
     // A virtual authenticator that is "touched" answers the page's autofill request by itself,
     // as a user picking the passkey from the username field's suggestions would.
     await touch(true);
     const signedIn = page.waitForResponse((response) => /\/interaction\/[^/]+\/passkey$/.test(response.url()) && response.status() === 303);
     const landed = page.waitForRequest((request) => request.url().startsWith('https://app.test.example/'));
-    await page.goto((await authorizationUrl(spa, verifier, { prompt: 'login' })).href);
+    // The touched authenticator may answer before the login page's `load`: wait for the commit only.
+    await page.goto((await authorizationUrl(spa, verifier, { prompt: 'login' })).href, { waitUntil: 'commit' });
     await autofill;
     await signedIn;
     expect(new URL((await landed).url()).searchParams.get('code')).toBeTruthy();
