@@ -150,8 +150,11 @@ describe('API-3 fuzzing every endpoint', () => {
         const { status, text } = await send(request);
         const leak = LEAKS.exec(text);
         if (status >= 500 || leak) {
-          failures.push(`${status} ${request.method} ${request.path} ${JSON.stringify(request).slice(0, 300)} ${leak?.[0] ?? ''}`);
-          return false;
+          const failure = `${status} ${request.method} ${request.path} ${leak?.[0] ?? ''} ${text.slice(0, 300)}`;
+          failures.push(failure);
+          // Thrown, not returned false: fast-check then prints what the server answered, which a
+          // failed CI run needs to be diagnosed.
+          throw new Error(failure);
         }
         return true;
       }),
