@@ -36,8 +36,8 @@ export interface InteractionDependencies {
   readonly metrics?: Metrics;
   /** MFA-2: the code step after the password, for accounts that have a second factor. */
   readonly secondFactor?: SecondFactorSignIn;
-  /** MFA-1: sign-in with a passkey instead of a password. */
-  readonly passkeys?: PasskeySignInDependencies;
+  /** MFA-1: sign-in with a passkey instead of a password (through the same `throttle`). */
+  readonly passkeys?: Omit<PasskeySignInDependencies, 'throttle'>;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -217,7 +217,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   });
 
   deps.secondFactor?.register(router);
-  if (deps.passkeys) registerPasskeySignIn(router, deps.passkeys);
+  if (deps.passkeys) registerPasskeySignIn(router, { ...deps.passkeys, throttle: deps.throttle });
 
   router.post('/:uid/confirm', form, async (ctx) => {
     const provider = deps.provider();
