@@ -26,6 +26,7 @@ import { clientFormTargets } from '../security/headers.js';
 import { consentPage, errorPage, loginPage } from './views/pages.js';
 import type { SecondFactorSignIn } from './second-factor.js';
 import { registerPasskeySignIn, type PasskeySignInDependencies } from './passkey-sign-in.js';
+import { registerSecondFactorPasskey } from './second-factor-passkey.js';
 
 export interface InteractionDependencies {
   readonly provider: () => Provider;
@@ -217,7 +218,12 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   });
 
   deps.secondFactor?.register(router);
-  if (deps.passkeys) registerPasskeySignIn(router, { ...deps.passkeys, throttle: deps.throttle });
+  if (deps.passkeys) {
+    const passkeys = { ...deps.passkeys, throttle: deps.throttle };
+    registerPasskeySignIn(router, passkeys);
+    // A passkey instead of the code, for users who have both.
+    if (deps.secondFactor) registerSecondFactorPasskey(router, { ...passkeys, secondFactor: deps.secondFactor });
+  }
 
   router.post('/:uid/confirm', form, async (ctx) => {
     const provider = deps.provider();
