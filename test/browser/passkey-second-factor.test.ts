@@ -85,6 +85,8 @@ async function startSignIn(verifier: string): Promise<void> {
     state: 'second-step',
     prompt: 'login',
   });
+  // An authenticator left touched by a failed test would answer the login page's autofill.
+  await authenticator.touch(false);
   await page.goto('about:blank');
   await page.goto(url.href);
 }
@@ -102,10 +104,17 @@ describe('MFA-2 a passkey instead of the code at the second step', () => {
   it('offers "Use a passkey instead", allows only the user’s own passkeys, and signs in with acr mfa, amr ["pwd","swk","user"]', async () => {
     const verifier = oidc.randomPKCECodeVerifier();
     await toCodePage(verifier);
-    const options = page.waitForResponse((response) => OPTIONS.test(new URL(response.url()).pathname));
+    // Read on the way through: the page navigates away as soon as the ceremony ends.
+    let allowed: string[] | undefined;
+    await page.route(OPTIONS, async (route) => {
+      const response = await route.fetch();
+      allowed = ((await response.json()) as { allowCredentials?: { id: string }[] }).allowCredentials?.map((credential) => credential.id);
+      await route.fulfill({ response });
+    });
     await authenticator.touch(true);
     await page.getByRole('button', { name: 'Use a passkey instead' }).click();
-    const allowed = ((await (await options).json()) as { allowCredentials?: { id: string }[] }).allowCredentials?.map((credential) => credential.id);
+    await page.getByRole('button', { name: 'Allow' }).waitFor();
+    await page.unroute(OPTIONS);
     const own = (await server.gatehouse.services.passkeys.list(user.account.id)).map((passkey) => passkey.id);
     expect(allowed).toEqual(own);
     const landed = page.waitForRequest((request) => request.url().startsWith('https://app.test.example/'));
