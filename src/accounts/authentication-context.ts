@@ -14,7 +14,10 @@
 /** Password sign-in: one knowledge factor (RFC 8176 `pwd`). */
 export const ACR_PASSWORD = 'urn:gatehouse:acr:password';
 
-/** Multi-factor sign-in (MFA-2, MFA-3): a password and a one-time code (RFC 8176 `pwd` + `otp`). */
+/**
+ * Multi-factor sign-in (MFA-2, MFA-3): a password and a one-time code (RFC 8176 `pwd` + `otp`),
+ * or a password and, at the second step, a passkey (`pwd` + `swk` + `user`).
+ */
 export const ACR_MFA = 'urn:gatehouse:acr:mfa';
 
 /** Passkey sign-in (MFA-1), OpenID EAP ACR values: phishing-resistant; and hardware-protected (not produced: see above). */

@@ -26,6 +26,7 @@ import { clientFormTargets } from '../security/headers.js';
 import { consentPage, errorPage, loginPage } from './views/pages.js';
 import type { SecondFactorSignIn } from './second-factor.js';
 import { registerPasskeySignIn, type PasskeySignInDependencies } from './passkey-sign-in.js';
+import { registerSecondFactorPasskey } from './second-factor-passkey.js';
 
 export interface InteractionDependencies {
   readonly provider: () => Provider;
@@ -36,8 +37,8 @@ export interface InteractionDependencies {
   readonly metrics?: Metrics;
   /** MFA-2: the code step after the password, for accounts that have a second factor. */
   readonly secondFactor?: SecondFactorSignIn;
-  /** MFA-1: sign-in with a passkey instead of a password. */
-  readonly passkeys?: PasskeySignInDependencies;
+  /** MFA-1: sign-in with a passkey instead of a password (through the same `throttle`). */
+  readonly passkeys?: Omit<PasskeySignInDependencies, 'throttle'>;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -217,7 +218,12 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   });
 
   deps.secondFactor?.register(router);
-  if (deps.passkeys) registerPasskeySignIn(router, deps.passkeys);
+  if (deps.passkeys) {
+    const passkeys = { ...deps.passkeys, throttle: deps.throttle };
+    registerPasskeySignIn(router, passkeys);
+    // A passkey instead of the code, for users who have both.
+    if (deps.secondFactor) registerSecondFactorPasskey(router, { ...passkeys, secondFactor: deps.secondFactor });
+  }
 
   router.post('/:uid/confirm', form, async (ctx) => {
     const provider = deps.provider();

@@ -4,7 +4,8 @@
  * step is remembered in the database, bound to this interaction and short-lived, and spent when
  * the second factor succeeds (exactly once, whichever replica serves it); every code attempt goes
  * through the login throttle (API-2) before it is checked; a code or recovery code is accepted
- * once; the ID token then says `urn:gatehouse:acr:mfa` with amr ["pwd","otp"] (RFC 8176).
+ * once; the ID token then says `urn:gatehouse:acr:mfa` with amr ["pwd","otp"] (RFC 8176). A user
+ * who also has passkeys is offered one instead of the code (second-factor-passkey.ts).
  */
 import { bodyParser } from '@koa/bodyparser';
 import type Router from '@koa/router';
@@ -12,7 +13,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { PASSWORD_AND_CODE_SIGN_IN, PASSWORD_SIGN_IN } from '../accounts/authentication-context.js';
+import { PASSWORD_SIGN_IN } from '../accounts/authentication-context.js';
 import type { Account, AccountStore } from '../accounts/store.js';
 import type { InteractionStates } from '../mfa/interaction-states.js';
 import type { SecondFactorStore } from '../mfa/store.js';
@@ -26,6 +27,7 @@ import { enrolledPage, secondFactorPage, totpEnrolmentPage } from './views/secon
 import { loginPage } from './views/pages.js';
 import { STEP_UP_REASONS, clientRequiresMultiFactor, essentialMultiFactor, type MultiFactorRequirement } from '../mfa/policy.js';
 import { groupedSecret, otpauthUri, qrCodeImage } from '../mfa/totp.js';
+import { CODE_METHODS, PENDING_SECOND_FACTOR as PURPOSE, PENDING_TTL_SECONDS, secondFactorLogin, type PendingSecondFactor } from './pending-second-factor.js';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -48,22 +50,6 @@ type ClientLike = { readonly clientId: string; readonly clientName?: string | un
 
 /** What the GET of a login prompt should do next. */
 export type NextStep = { readonly page: SafeHtml } | { readonly redirect: string };
-
-/** What the first step proved, kept until the second factor is given. */
-interface PendingSecondFactor {
-  readonly amr: readonly string[];
-  readonly stepUp?: boolean;
-  /** A code-only step-up keeps the session's sign-in time: a code is not a fresh sign-in (SESS-10). */
-  readonly loginTs?: number;
-  /** The user has no second factor and this sign-in requires one: set one up first (MFA-3). */
-  readonly enrol?: boolean;
-  /** The user has passkeys but no authenticator app, and this sign-in requires more than a password. */
-  readonly passkeyInstead?: boolean;
-}
-
-const PURPOSE = 'second-factor';
-// Long enough to find the phone; the interaction itself may live longer.
-const PENDING_TTL_SECONDS = 10 * 60;
 
 // API-3: exactly one of the two fields the second-factor forms send.
 const secondFactorForm = z.union([
@@ -154,7 +140,8 @@ export class SecondFactorSignIn {
       const qrImage = await qrCodeImage(otpauthUri(this.deps.issuer, account.username, secret));
       return totpEnrolmentPage({ uid: details.uid, clientName, username: account.username, qrImage, secret: groupedSecret(secret), ...(error ? { error } : {}) });
     }
-    return secondFactorPage({ uid: details.uid, clientName, username: account.username, stepUp: pending.payload.stepUp ?? false, ...(error ? { error } : {}) });
+    const passkey = Boolean((await this.deps.passkeys?.list(account.id))?.length);
+    return secondFactorPage({ uid: details.uid, clientName, username: account.username, stepUp: pending.payload.stepUp ?? false, passkey, ...(error ? { error } : {}) });
   }
 
   /** Adds the second-factor form's target to the interaction router (and its error handling). */
@@ -205,7 +192,7 @@ export class SecondFactorSignIn {
     await deps.throttle.succeeded(account.username, ctx.ip);
     deps.metrics?.secondFactors.inc({ method, result: 'ok' });
     deps.logger.info({ event: 'second_factor_succeeded', method, accountId: account.id, clientId: client?.clientId }, 'second factor accepted');
-    const login = codeSignIn(account.id, pending.payload);
+    const login = secondFactorLogin(account.id, pending.payload, CODE_METHODS);
     const url = await provider.interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
     ctx.status = 303;
     ctx.redirect(url);
@@ -246,18 +233,9 @@ export class SecondFactorSignIn {
     await deps.throttle.succeeded(account.username, ctx.ip);
     deps.metrics?.secondFactors.inc({ method: 'totp', result: 'enrolled' });
     deps.logger.info({ event: 'totp_enrolled', accountId: account.id, clientId: client?.clientId, duringSignIn: true }, 'authenticator app set up during sign-in');
-    const login = codeSignIn(account.id, pending.payload);
+    const login = secondFactorLogin(account.id, pending.payload, CODE_METHODS);
     const continueTo = await provider.interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
     sendPage(ctx, enrolledPage({ codes, continueTo }));
   }
 }
 
-/**
- * The login result after a code (RFC 8176): the methods proved — the password's `pwd` only when
- * this interaction checked it — plus `otp`. A code-only step-up keeps the session's sign-in time,
- * so auth_time and the recent-sign-in check still date from the last password or passkey.
- */
-function codeSignIn(accountId: string, pending: PendingSecondFactor): { accountId: string; acr: string; amr: string[]; ts?: number } {
-  const amr = [...new Set([...pending.amr, 'otp'])];
-  return { accountId, acr: PASSWORD_AND_CODE_SIGN_IN.acr, amr, ...(pending.stepUp && pending.loginTs ? { ts: pending.loginTs } : {}) };
-}

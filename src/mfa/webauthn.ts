@@ -79,9 +79,17 @@ export class RelyingParty {
     }
   }
 
-  authenticationOptions(): Promise<PublicKeyCredentialRequestOptionsJSON> {
-    // No allowCredentials: the authenticator offers the user's discoverable credentials.
-    return generateAuthenticationOptions({ rpID: this.rpId, timeout: TIMEOUT_MS, userVerification: 'required' });
+  /**
+   * Without `allow` (sign-in, the user unknown) no allowCredentials: the authenticator offers the
+   * user's discoverable credentials. With it (the user known), only those credentials.
+   */
+  authenticationOptions(allow?: readonly Passkey[]): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    return generateAuthenticationOptions({
+      rpID: this.rpId,
+      timeout: TIMEOUT_MS,
+      userVerification: 'required',
+      ...(allow ? { allowCredentials: allow.map((passkey) => ({ id: passkey.id, transports: [...passkey.transports] })) } : {}),
+    });
   }
 
   /** The counter and backup state after a verified assertion by `passkey`, or undefined. */

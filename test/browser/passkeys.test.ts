@@ -9,12 +9,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import * as oidc from 'openid-client';
-import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACR_MFA, ACR_PHISHING_RESISTANT } from '../../src/accounts/authentication-context.js';
 import { currentStep, totpCode } from '../support/totp.js';
 import { REDIRECT_URI, registerApi, registerClient, registerSpaClient, registerUser } from '../support/fixtures.js';
 import { launchChromium } from '../support/chromium.js';
+import { addPasskey, addVirtualAuthenticator, type VirtualAuthenticator } from '../support/virtual-authenticator.js';
 import { createTestStorage, freePort, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
 
 let storage: TestStorage;
@@ -22,8 +23,7 @@ let server: TestServer;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
-let cdp: CDPSession;
-let virtualAuthenticator = '';
+let authenticator: VirtualAuthenticator;
 let callback: URL | undefined;
 let user: { username: string; password: string; account: { id: string } };
 const cspViolations: string[] = [];
@@ -50,11 +50,7 @@ beforeAll(async () => {
     callback = new URL(route.request().url());
     await route.fulfill({ status: 200, contentType: 'text/html', body: '<p>client</p>' });
   });
-  cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  ({ authenticatorId: virtualAuthenticator } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: false },
-  }));
+  authenticator = await addVirtualAuthenticator(context, page);
 });
 
 afterAll(async () => {
@@ -64,13 +60,7 @@ afterAll(async () => {
   await storage?.dispose();
 });
 
-/**
- * The virtual authenticator answers only while "the user touches it": the login page starts a
- * conditional (autofill) request on load, which such an authenticator would answer at once.
- */
-async function touch(enabled: boolean): Promise<void> {
-  await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: virtualAuthenticator, enabled });
-}
+const touch = (enabled: boolean) => authenticator.touch(enabled);
 
 async function authorizationUrl(spa: oidc.Configuration, verifier: string, extra: Record<string, string> = {}): Promise<URL> {
   return oidc.buildAuthorizationUrl(spa, {
@@ -94,17 +84,13 @@ describe('MFA-1 passkeys in the browser', () => {
     await page.getByRole('heading', { name: 'Your sessions' }).waitFor();
     await page.getByRole('link', { name: 'Passkeys' }).click();
     await page.getByText('You have no passkeys yet.').waitFor();
-    await page.getByLabel('Name').fill('Test laptop');
-    await touch(true);
-    await page.getByRole('button', { name: 'Add a passkey' }).click();
-    await page.getByText('The passkey is added.').waitFor();
-    await touch(false);
+    await addPasskey(page, authenticator, 'Test laptop');
     expect(await page.locator('table.passkeys tbody tr').count()).toBe(1);
     expect(await page.locator('table.passkeys').textContent()).toContain('Test laptop');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'passkeys.png'), fullPage: true });
     const [stored] = await server.gatehouse.services.passkeys.list(user.account.id);
     expect(stored).toMatchObject({ name: 'Test laptop', deviceType: 'singleDevice', backedUp: false });
-    const { credentials } = (await cdp.send('WebAuthn.getCredentials', { authenticatorId: virtualAuthenticator })) as { credentials: { isResidentCredential: boolean; rpId: string }[] };
+    const credentials = await authenticator.credentials();
     expect(credentials).toHaveLength(1);
     expect(credentials[0]).toMatchObject({ isResidentCredential: true, rpId: 'localhost' });
   });

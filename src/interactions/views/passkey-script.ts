@@ -1,9 +1,10 @@
 /**
  * The passkey ceremonies in the browser, served from /assets/passkeys.js (CSP: script-src
  * 'self', no inline script). It drives @simplewebauthn/browser (served beside it from the
- * project's own node_modules): the login page's "Sign in with a passkey" button and, where the
- * browser supports it, passkey autofill on the username field; the account area's "Add a
- * passkey" form. Each ceremony fetches fresh options (a single-use challenge the server keeps),
+ * project's own node_modules): the passkey button of the login page and of the code page (a
+ * form marked data-passkey-sign-in, its failure message in data-failure) and, on the login page
+ * (data-passkey-autofill) where the browser supports it, passkey autofill on the username field;
+ * the account area's "Add a passkey" form. Each ceremony fetches fresh options (a single-use challenge the server keeps),
  * then submits an ordinary form, so the server answers with its usual redirects and pages.
  */
 export const PASSKEY_SCRIPT = `'use strict';
@@ -43,12 +44,14 @@ export const PASSKEY_SCRIPT = `'use strict';
       say(signIn, '');
       run(false).catch(function (error) {
         if (error && error.name === 'AbortError') return;
-        say(signIn, 'The passkey could not be used. Try again, or sign in with your password.');
+        say(signIn, signIn.dataset.failure || 'The passkey could not be used.');
       });
     });
-    lib.browserSupportsWebAuthnAutofill().then(function (supported) {
-      if (supported) run(true).catch(function () {});
-    });
+    if (signIn.hasAttribute('data-passkey-autofill')) {
+      lib.browserSupportsWebAuthnAutofill().then(function (supported) {
+        if (supported) run(true).catch(function () {});
+      });
+    }
   }
 
   var register = document.querySelector('form[data-passkey-register]');

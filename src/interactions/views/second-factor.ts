@@ -1,6 +1,7 @@
 /** The second sign-in step: a code from the authenticator app, or a recovery code. */
 import { html, type SafeHtml } from './html.js';
 import { layout } from './layout.js';
+import { PASSKEY_SCRIPTS, passkeyInstead } from './passkey.js';
 
 export interface SecondFactorView {
   readonly uid: string;
@@ -9,11 +10,13 @@ export interface SecondFactorView {
   readonly error?: string;
   /** A step-up inside a live session: say why the user is asked again. */
   readonly stepUp?: boolean;
+  /** The user has passkeys: offer one instead of the code. */
+  readonly passkey?: boolean;
 }
 
 export function secondFactorPage(view: SecondFactorView): SafeHtml {
   return layout(
-    { title: 'Two-step verification', signedIn: view.stepUp ?? false },
+    { title: 'Two-step verification', signedIn: view.stepUp ?? false, ...(view.passkey ? { scripts: PASSKEY_SCRIPTS } : {}) },
     html`<h1>Two-step verification</h1>
 <p class="lead">${view.stepUp
       ? html`<strong>${view.clientName}</strong> asks you to confirm it is you, <strong>${view.username}</strong>.`
@@ -25,6 +28,7 @@ ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
   <p id="code-help" class="muted">Open the authenticator app on your phone and enter the 6-digit code it shows for Gatehouse.</p>
   <div class="actions"><button type="submit">Verify</button></div>
 </form>
+${view.passkey ? passkeyInstead(view.uid) : ''}
 <details class="recovery">
   <summary>Use a recovery code instead</summary>
   <form method="post" action="/interaction/${view.uid}/second-factor" autocomplete="off">

@@ -1,0 +1,44 @@
+/**
+ * A WebAuthn authenticator for real Chromium, made by the Chrome DevTools Protocol: a platform
+ * authenticator with resident keys and user verification, whose "user" touches it only when a
+ * test says so (the login page starts a conditional autofill request on load, which a touched
+ * authenticator answers at once).
+ */
+import type { BrowserContext, CDPSession, Page } from 'playwright-core';
+
+export interface VirtualAuthenticator {
+  readonly cdp: CDPSession;
+  readonly id: string;
+  /** Whether the authenticator answers requests by itself, as if touched and verified. */
+  touch(enabled: boolean): Promise<void>;
+  credentials(): Promise<{ credentialId: string; isResidentCredential: boolean; rpId?: string | undefined; userHandle?: string | undefined }[]>;
+}
+
+/** An authenticator attached to `page` (the CDP session belongs to that page only). */
+export async function addVirtualAuthenticator(context: BrowserContext, page: Page): Promise<VirtualAuthenticator> {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId: id } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: false },
+  });
+  return {
+    cdp,
+    id,
+    async touch(enabled) {
+      await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: id, enabled });
+    },
+    async credentials() {
+      const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId: id });
+      return credentials;
+    },
+  };
+}
+
+/** On the account area's Passkeys page of a recently signed-in user: adds a passkey named `name`. */
+export async function addPasskey(page: Page, authenticator: VirtualAuthenticator, name: string): Promise<void> {
+  await page.getByLabel('Name').fill(name);
+  await authenticator.touch(true);
+  await page.getByRole('button', { name: 'Add a passkey' }).click();
+  await page.getByText('The passkey is added.').waitFor();
+  await authenticator.touch(false);
+}
