@@ -5,7 +5,8 @@
  * scenario runs several rounds and the median round is reported, with its ratio to the baseline.
  *
  * Settings (environment): BENCH_DURATION (s, default 5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32),
- * BENCH_TARGETS (comma list: baseline,pg-w1,pg-w2,pglite), TEST_DATABASE_URL (admin connection),
+ * BENCH_TARGETS (comma list: baseline,pg-w1,pg-w2,pglite, and ref-w1: BENCH_REFERENCE's build — another
+ * checkout — on PostgreSQL with one worker, for before/after in one run), TEST_DATABASE_URL (admin connection),
  * BENCH_SCENARIOS (comma list of ids: cc-jwt,cc-opaque,cc-mtls,introspection,discovery,jwks,refresh,
  * userinfo,sign-in; default all), BENCH_PROFILE=1 (servers run under --cpu-prof; summaries go to bench/results/profiles.md and
  * the slowed-down figures are printed, not saved as the latest results), BENCH_REPEAT (1: run the
@@ -325,7 +326,7 @@ function registerFixtures(extraEnv: Record<string, string>, dir: string): void {
   runCli(['users', 'create', BENCH_USER, '--password-stdin'], extraEnv, BENCH_PASSWORD);
 }
 
-async function gatehouse(target: string, port: number, dir: string, database: { url?: string; name?: string; workers: number; dataSuffix?: string }): Promise<Row[]> {
+async function gatehouse(target: string, port: number, dir: string, database: { url?: string; name?: string; workers: number; dataSuffix?: string; root?: string }): Promise<Row[]> {
   const certificates = createBenchCertificates(dir);
   const common = {
     PORT: String(port),
@@ -348,7 +349,7 @@ async function gatehouse(target: string, port: number, dir: string, database: { 
   const extraEnv = database.url ? { ...common, DATABASE_URL: database.url } : { ...common, GATEHOUSE_DATA_DIR: path.join(dir, `data-${target}${database.dataSuffix ?? ''}`) };
   registerFixtures(extraEnv, dir);
   // Started the way `npm start` starts it.
-  const server = await start([...SERVER_NODE_FLAGS, ...profiling(dir, target), path.join(ROOT, 'dist/src/main.js')], extraEnv, '/readyz', port, {
+  const server = await start([...SERVER_NODE_FLAGS, ...profiling(dir, target), path.join(database.root ?? ROOT, 'dist/src/main.js')], extraEnv, '/readyz', port, {
     target,
     cores: PLACEMENT.serverCores(database.workers),
     ...(database.name ? { database: database.name } : {}),
@@ -392,7 +393,13 @@ async function main(): Promise<void> {
     const workers = /^pg-w(\d)$/.exec(target)?.[1];
     if (workers) return withDatabase((url, name) => gatehouse(target, ++port, dir, { url, name, workers: Number(workers) }));
     if (target === 'pglite') return gatehouse('pglite', ++port, dir, { workers: 1, dataSuffix: String(repeat) });
-    throw new Error(`unknown target ${target} (baseline, pg-w1, pg-w2, pglite)`);
+    if (target === 'ref-w1') {
+      // Another checkout's build (e.g. the commit before a change), measured in the same run.
+      const root = env['BENCH_REFERENCE'];
+      if (!root || !existsSync(path.join(root, 'dist/src/main.js'))) throw new Error('ref-w1 needs BENCH_REFERENCE=<a checkout with a build in dist/>');
+      return withDatabase((url, name) => gatehouse(target, ++port, dir, { url, name, workers: 1, root }));
+    }
+    throw new Error(`unknown target ${target} (baseline, pg-w1, pg-w2, pglite, ref-w1)`);
   };
   try {
     // Repeats interleave the targets (a, b, a, b), so a quiet or a busy minute on a shared

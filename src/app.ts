@@ -1,12 +1,16 @@
 /**
  * The HTTP application, in the order a request meets it: logging → errors → security headers
  * → CORS → untrusted certificate headers dropped → per-address limit → token-request body
- * → body limit → per-client limits → front-channel POST as GET → registration steps
- * → Gatehouse's own routes → the OpenID provider. (The overload guard runs before Koa.) The provider runs as its own Koa application
- * on the raw request (not mounted into this one), so its cookies are signed with its own keys
- * and it can be swapped for a rebuilt instance between requests.
+ * → body limit → per-client limits → front-channel POST as GET → registration steps, then either
+ * Gatehouse's own routes or the OpenID provider. (The overload guard runs before Koa.)
+ * The edge steps run in one Koa application per request: the host's for its own paths, the
+ * engine's (as its first middleware) for everything else — so a token request pays for one
+ * context and one response, and the engine reads the body the edge may have read through the
+ * request the edge put in its place. The provider keeps its own application (not mounted into
+ * the host's), so its cookies are signed with its own keys and a rebuilt instance can take over
+ * between requests.
  */
-import type { IncomingMessage } from 'node:http';
+import type { RequestListener } from 'node:http';
 import type Router from '@koa/router';
 import Koa from 'koa';
 import compose from 'koa-compose';
@@ -64,7 +68,20 @@ export interface AppDependencies {
 /** A superset of the paths the host's routers serve; anything else belongs to the engine. */
 export const HOST_PATHS = /^\/(healthz|readyz|assets\/|interaction|admin\/|account)/i;
 
-export function createApp(deps: AppDependencies): Koa {
+/**
+ * The path as Koa sees it (`ctx.path`), for choosing the application: the request target up to
+ * its query, or the path of an absolute-form target (`GET http://host/path`).
+ */
+export function requestPath(url: string | undefined): string {
+  if (!url) return '/';
+  if (url.startsWith('/')) {
+    const query = url.indexOf('?');
+    return query < 0 ? url : url.slice(0, query);
+  }
+  return URL.canParse(url) ? new URL(url).pathname : url;
+}
+
+export function createRequestHandler(deps: AppDependencies): RequestListener {
   const app = new Koa({ proxy: deps.config.trustProxy });
   const provider = () => deps.live.current;
   const loginThrottle = new LoginThrottle(deps.rateLimits, deps.config.rateLimits.login);
@@ -104,14 +121,34 @@ export function createApp(deps: AppDependencies): Koa {
     }),
   ];
 
-  // Logging wraps the error boundary so a failed request is logged with the status it got.
-  app.use(requestLogging(deps.logger));
-  app.use(deps.metrics.middleware());
-  app.use(rejectNulInUrl());
-  app.use(errorBoundary(deps.logger));
-  app.use(securityHeaders());
-  app.use(corsPolicy(() => deps.clients.webOrigins()));
-  app.use(dropUntrustedCertificateHeaders(deps.config.mtls?.forwarded, deps.logger));
+  const edge = edgeSteps(deps);
+  for (const step of edge) app.use(step);
+  // Every request to the engine would otherwise walk each router's route table; only paths under
+  // the host's own prefixes can match one (folded like the routers fold them: case, trailing slash).
+  for (const layer of routes.flatMap((router) => router.stack)) {
+    if (typeof layer.path !== 'string' || !HOST_PATHS.test(layer.path)) {
+      throw new Error(`route ${String(layer.path)} is outside HOST_PATHS and would never be reached`);
+    }
+  }
+  for (const router of routes) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  // Errors are answered by the boundary above; this only keeps Koa from printing them twice.
+  app.silent = true;
+  // Anything that escapes the boundary (e.g. the logging around it) is still one JSON line.
+  app.on('error', (error: unknown) => deps.logger.error({ err: error }, 'request failed outside the error boundary'));
+
+  deps.live.useEdge(compose(edge));
+  const host = app.callback();
+  return (req, res) => {
+    if (HOST_PATHS.test(requestPath(req.url))) void host(req, res);
+    else void deps.live.handle(req, res);
+  };
+}
+
+/** The steps every request passes before its route, host or engine, in order. */
+function edgeSteps(deps: AppDependencies): Koa.Middleware[] {
   const edgeLimits = edgeRateLimits({
     limits: deps.rateLimits,
     ipPerMinute: deps.config.rateLimits.ipPerMinute,
@@ -121,45 +158,34 @@ export function createApp(deps: AppDependencies): Koa {
     logger: deps.logger,
     onReject: (policy) => deps.metrics.rateLimited.inc({ policy }),
   });
-  // The per-address limit comes before any body is read or parsed (issue 13 item 4).
-  app.use(edgeLimits.byAddress);
-  app.use(tokenRequests());
-  app.use(bodyLimit((path) => HOST_PATHS.test(path)));
-  app.use(edgeLimits.byClient);
-  // FLOW-10: a form POST to /auth or /session/end comes back as a top-level GET (SameSite=Lax).
-  app.use(frontChannelPostAsGet());
+  const steps: Koa.Middleware[] = [
+    // Logging wraps the error boundary so a failed request is logged with the status it got.
+    requestLogging(deps.logger),
+    deps.metrics.middleware(),
+    rejectNulInUrl(),
+    errorBoundary(deps.logger),
+    securityHeaders(),
+    corsPolicy(() => deps.clients.webOrigins()),
+    dropUntrustedCertificateHeaders(deps.config.mtls?.forwarded, deps.logger),
+    // The per-address limit comes before any body is read or parsed (issue 13 item 4).
+    edgeLimits.byAddress,
+    tokenRequests(),
+    bodyLimit((path) => HOST_PATHS.test(path)),
+    edgeLimits.byClient,
+    // FLOW-10: a form POST to /auth or /session/end comes back as a top-level GET (SameSite=Lax).
+    frontChannelPostAsGet(),
+  ];
   if (deps.config.registration.mode !== 'off') {
-    // FLOW-11: registrations are rate limited on their own; RFC 7592 updates may carry the client's secret.
-    app.use(
+    steps.push(
+      // FLOW-11: registrations are rate limited on their own; RFC 7592 updates may carry the client's secret.
       registrationRateLimit({
         limits: deps.rateLimits,
         perHour: deps.config.registration.perHour,
         logger: deps.logger,
         onReject: (policy) => deps.metrics.rateLimited.inc({ policy }),
       }),
+      registrationUpdates(deps.clients),
     );
-    app.use(registrationUpdates(deps.clients));
   }
-  // Every request to the engine would otherwise walk each router's route table; only paths under
-  // the host's own prefixes can match one (folded like the routers fold them: case, trailing slash).
-  for (const layer of routes.flatMap((router) => router.stack)) {
-    if (typeof layer.path !== 'string' || !HOST_PATHS.test(layer.path)) {
-      throw new Error(`route ${String(layer.path)} is outside HOST_PATHS and would never be reached`);
-    }
-  }
-  // @koa/router types its middleware for the context it extends itself (params, router); Koa's
-  // use() infers that widening, koa-compose cannot.
-  const routerMiddleware = routes.flatMap((router) => [router.routes(), router.allowedMethods()]) as unknown as Koa.Middleware[];
-  const hostRoutes = compose(routerMiddleware);
-  app.use((ctx, next) => (HOST_PATHS.test(ctx.path) ? hostRoutes(ctx, next) : next()));
-  app.use(async (ctx) => {
-    ctx.respond = false;
-    // A body the edge already read is replayed to the engine (rewritten when a JWT was swapped).
-    await deps.live.handle((ctx.state['engineRequest'] as IncomingMessage | undefined) ?? ctx.req, ctx.res);
-  });
-  // Errors are answered by the boundary above; this only keeps Koa from printing them twice.
-  app.silent = true;
-  // Anything that escapes the boundary (e.g. the logging around it) is still one JSON line.
-  app.on('error', (error: unknown) => deps.logger.error({ err: error }, 'request failed outside the error boundary'));
-  return app;
+  return steps;
 }

@@ -9,7 +9,7 @@ import net, { type AddressInfo } from 'node:net';
 const IDLE_CONNECTION_GRACE_MS = 500;
 import type { Logger } from 'pino';
 import { startSweeper } from './adapter/sweeper.js';
-import { createApp } from './app.js';
+import { createRequestHandler } from './app.js';
 import { adminRoutes } from './admin/routes.js';
 import { Metrics } from './observability/metrics.js';
 import cluster from 'node:cluster';
@@ -58,7 +58,7 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
     });
 
     stops.push(stopSweeper);
-    const app = createApp({
+    const handleRequest = createRequestHandler({
       config,
       db: services.db,
       logger,
@@ -80,7 +80,7 @@ export async function startGatehouse(config: Config, logger: Logger): Promise<Ru
     const overload = new OverloadGuard(config.overload, logger);
     stops.push(() => overload.stop());
     // NET-1 / FLOW-8: plain HTTP, or TLS with the certificate reloaded on renewal, plus the mTLS port.
-    const listeners = createListeners(config, overload.guard(app.callback()), logger);
+    const listeners = createListeners(config, overload.guard(handleRequest), logger);
     stops.push(listeners.stop);
     const server = listeners.main;
     for (const listener of [server, listeners.mtls]) {

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JWK } from 'jose';
+import type { Middleware } from 'koa';
 import Provider from 'oidc-provider';
 import { publicMembers } from '../keys/generate.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -57,6 +58,7 @@ export class LiveProvider {
   #unsubscribe: (() => void) | undefined;
   #refreshing: Promise<void> | undefined;
   #stale = false;
+  #edge: Middleware = (_ctx, next) => next();
 
   private constructor(
     private readonly deps: LiveProviderDependencies,
@@ -87,6 +89,15 @@ export class LiveProvider {
     return this.#current;
   }
 
+  /**
+   * The host's edge steps (logging, errors, headers, limits, body checks): every instance runs
+   * them as its first middleware, so a request to the engine passes one Koa application, not
+   * the host's and then the engine's (see src/app.ts).
+   */
+  useEdge(edge: Middleware): void {
+    this.#edge = edge;
+  }
+
   /** Serves a request with the current instance (its composed handler is built once per instance). */
   handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     return this.#handler(req, res);
@@ -95,6 +106,11 @@ export class LiveProvider {
   private build(state: ProviderState): Provider {
     const provider = new Provider(this.deps.config.issuer, providerConfiguration(this.deps, state));
     provider.proxy = this.deps.config.trustProxy;
+    // The edge's error boundary answers every error; this only keeps Koa from printing them.
+    provider.silent = true;
+    // The engine's types list only its own events; Koa's 'error' is the application's.
+    (provider as unknown as NodeJS.EventEmitter).on('error', (error: unknown) => this.deps.logger.error({ err: error }, 'request failed outside the error boundary'));
+    provider.use((ctx, next) => this.#edge(ctx, next));
     reportRacingReplaysAsReplays(provider);
     const { clients, logger } = this.deps;
     // Client secrets are stored as keyed hashes, so the comparison is ours (constant time).

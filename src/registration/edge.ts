@@ -8,7 +8,7 @@
  */
 import type { Middleware } from 'koa';
 import type { ClientStore } from '../clients/store.js';
-import { BodyTooLarge, pendingBody, readFormBody, replayRequest } from '../security/request-body.js';
+import { BodyTooLarge, readFormBody, replaceBody } from '../security/request-body.js';
 
 const CLIENT_CONFIGURATION = /^\/reg\/([^/]+)\/?$/i;
 
@@ -19,7 +19,7 @@ export function registrationUpdates(clients: Pick<ClientStore, 'find' | 'verifyS
     if (!match?.[1] || !ctx.is('application/json')) return next();
     let body: Buffer;
     try {
-      body = await readFormBody(pendingBody(ctx));
+      body = await readFormBody(ctx.req);
     } catch (error) {
       // Over the limit: the one 413 answer of the error boundary, as on every endpoint.
       if (error instanceof BodyTooLarge) throw error;
@@ -27,7 +27,7 @@ export function registrationUpdates(clients: Pick<ClientStore, 'find' | 'verifyS
       ctx.body = { error: 'invalid_request', error_description: 'the request body could not be read' };
       return;
     }
-    ctx.state['engineRequest'] = replayRequest(ctx.req, (await withoutMatchingSecret(body, match[1], clients)) ?? body);
+    replaceBody(ctx, (await withoutMatchingSecret(body, match[1], clients)) ?? body);
     return next();
   };
 }

@@ -7,7 +7,7 @@
  * limit (their parsers' 413 reaches the same boundary). Runs after the per-address limit.
  */
 import type { Middleware } from 'koa';
-import { BODY_LIMIT, BodyTooLarge, readFormBody, replayRequest } from './request-body.js';
+import { BODY_LIMIT, BodyTooLarge, readFormBody, replaceBody } from './request-body.js';
 
 export function bodyLimit(isHostPath: (path: string) => boolean): Middleware {
   return async (ctx, next) => {
@@ -17,8 +17,9 @@ export function bodyLimit(isHostPath: (path: string) => boolean): Middleware {
       if (Number(declared) > BODY_LIMIT) throw new BodyTooLarge();
       return next();
     }
-    if (ctx.req.headers['transfer-encoding'] === undefined || isHostPath(ctx.path) || ctx.state['engineRequest']) return next();
-    ctx.state['engineRequest'] = replayRequest(ctx.req, await readFormBody(ctx.req));
+    // A body an earlier step read was replaced by one with a declared length (above).
+    if (ctx.req.headers['transfer-encoding'] === undefined || isHostPath(ctx.path)) return next();
+    replaceBody(ctx, await readFormBody(ctx.req));
     return next();
   };
 }

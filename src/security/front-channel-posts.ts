@@ -7,7 +7,7 @@
  * bounded; anything but a form is refused with a clear 4xx.
  */
 import type { Middleware } from 'koa';
-import { BodyTooLarge, pendingBody, readFormBody } from './request-body.js';
+import { BodyTooLarge, readFormBody } from './request-body.js';
 import { endpointOf } from './token-requests.js';
 
 const FRONT_CHANNEL_ENDPOINTS = new Set(['/auth', '/session/end']);
@@ -27,7 +27,7 @@ export function frontChannelPostAsGet(): Middleware {
     }
     let body: Buffer;
     try {
-      body = await readFormBody(pendingBody(ctx));
+      body = await readFormBody(ctx.req);
     } catch (error) {
       // Over the limit: the one 413 answer of the error boundary, as on every endpoint.
       if (error instanceof BodyTooLarge) throw error;

@@ -1,7 +1,7 @@
 /**
  * Reads the (small, form-encoded) body of the token, introspection and revocation requests
- * before the engine does, so the edge can see who is calling, then hands the engine a request
- * that replays the same bytes. Enforces the one body limit (API-5): the engine's own 56 KiB,
+ * before the engine does, so the edge can see who is calling, then puts a request that replays
+ * the same bytes in the context's place (`replaceBody`), where the engine's parser reads it. Enforces the one body limit (API-5): the engine's own 56 KiB,
  * for every endpoint, declared or chunked; over it the answer is 413 (see body-limit.ts).
  */
 import type { IncomingMessage } from 'node:http';
@@ -46,9 +46,16 @@ export function parseForm(body: Buffer): Record<string, string | string[] | unde
   return parse(body.toString('utf8'));
 }
 
-/** The body still to be read for the engine: a replay an earlier edge step made, or the request itself. */
-export function pendingBody(ctx: { readonly req: IncomingMessage; readonly state: Record<string, unknown> }): IncomingMessage {
-  return (ctx.state['engineRequest'] as IncomingMessage | undefined) ?? ctx.req;
+/**
+ * Hands the rest of the chain (and the engine's own body parser) a request that replays `body`:
+ * the edge read the original stream, and the engine reads `ctx.req` itself.
+ */
+export function replaceBody(ctx: { req: IncomingMessage; request: { req: IncomingMessage }; response: { req: IncomingMessage } }, body: Buffer): IncomingMessage {
+  const replay = replayRequest(ctx.req, body);
+  ctx.req = replay;
+  ctx.request.req = replay;
+  ctx.response.req = replay;
+  return replay;
 }
 
 /** A request object the engine can read again: same headers, socket and URL, body from `body`. */

@@ -7,7 +7,7 @@
 import { stringify } from 'node:querystring';
 import type { Middleware } from 'koa';
 import { attachSubstitution, substitutionFor } from '../provider/structured-tokens.js';
-import { clientIdOf, parseForm, readFormBody, replayRequest } from './request-body.js';
+import { clientIdOf, parseForm, readFormBody, replaceBody } from './request-body.js';
 
 // `/request` (pushed authorization requests) authenticates clients too, and stores a record per
 // call: it counts against the client's limit like the token endpoint.
@@ -41,13 +41,8 @@ export function tokenRequests(): Middleware {
     const form = parseForm(body);
     ctx.state['clientId'] = clientIdOf(ctx.get('authorization') || undefined, form);
     const substitution = endpoint === '/token' ? undefined : substitutionFor(form['token']);
-    if (substitution) {
-      const engineRequest = replayRequest(ctx.req, Buffer.from(stringify({ ...form, token: substitution.handle }), 'utf8'));
-      attachSubstitution(engineRequest, substitution);
-      ctx.state['engineRequest'] = engineRequest;
-    } else {
-      ctx.state['engineRequest'] = replayRequest(ctx.req, body);
-    }
+    if (substitution) attachSubstitution(replaceBody(ctx, Buffer.from(stringify({ ...form, token: substitution.handle }), 'utf8')), substitution);
+    else replaceBody(ctx, body);
     return next();
   };
 }
