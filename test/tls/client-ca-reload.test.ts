@@ -3,10 +3,12 @@
  * real TLS sockets with CAs made here: in the mTLS listener's handshakes and in the check of
  * certificates forwarded by a trusted proxy; a broken bundle is logged and the anchors in use stay.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClientMetadataInput } from '../../src/clients/schema.js';
 import { registerApi, registerClient } from '../support/fixtures.js';
 import { certificateDirectory, createAuthority, issueCertificate, issueServerCertificate, type Issued } from '../support/certificates.js';
 import { createTestStorage, freePort, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
@@ -15,6 +17,8 @@ import { form, httpsRequest, tokenRequest, type HttpsAnswer } from '../support/t
 const PROXY_ADDRESS = '127.0.0.2';
 const XFCC = 'x-forwarded-client-cert';
 const SERVICE = { subject: '/CN=billing', dns: ['billing.internal'] };
+// Every poll before a reload is a refused client authentication; this file is not about that limit.
+const FAILURES_ALLOWED = { RATE_LIMIT_CLIENT_AUTH_FAILURES_PER_MINUTE: '100000' };
 const COMPLAINT = 'MTLS_CA_FILE changed but cannot be used; keeping the current client trust anchors';
 
 let storage: TestStorage;
@@ -40,10 +44,18 @@ function publish(bundle: string): void {
 
 const caFile = () => path.join(files.dir, 'clients-ca.crt');
 const mtlsUrl = () => server.gatehouse.mtls!.url;
+const BILLING = {
+  client_id: 'billing',
+  token_endpoint_auth_method: 'tls_client_auth',
+  tls_client_auth_san_dns: 'billing.internal',
+  grant_types: ['client_credentials'],
+  scope: 'things:read',
+  tls_client_certificate_bound_access_tokens: true,
+} satisfies ClientMetadataInput;
 const fields = form({ grant_type: 'client_credentials', client_id: 'billing', scope: 'things:read' });
 
-function tokenOverMtls(cert: Issued, agent?: https.Agent): Promise<HttpsAnswer> {
-  return httpsRequest(`${mtlsUrl()}/token`, { ca: serverAuthority.certPem, cert: cert.certPem, key: cert.keyPem }, {
+function tokenOverMtls(cert: Issued, agent?: https.Agent, url = mtlsUrl()): Promise<HttpsAnswer> {
+  return httpsRequest(`${url}/token`, { ca: serverAuthority.certPem, cert: cert.certPem, key: cert.keyPem }, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: fields,
@@ -88,16 +100,10 @@ beforeAll(async () => {
     MTLS_CA_FILE: caFile(),
     CLIENT_CERT_HEADER: XFCC,
     TRUSTED_PROXIES: `${PROXY_ADDRESS}/32`,
+    ...FAILURES_ALLOWED,
   });
   await registerApi(server);
-  await registerClient(server, {
-    client_id: 'billing',
-    token_endpoint_auth_method: 'tls_client_auth',
-    tls_client_auth_san_dns: 'billing.internal',
-    grant_types: ['client_credentials'],
-    scope: 'things:read',
-    tls_client_certificate_bound_access_tokens: true,
-  });
+  await registerClient(server, BILLING);
 });
 
 afterAll(async () => {
@@ -168,4 +174,69 @@ describe('FLOW-8 MTLS_CA_FILE rotation without a restart', () => {
     expect(answer.status, answer.body).toBe(200);
     expect((await tokenForwarded(header(cas.later.cert))).status).toBe(401);
   });
+});
+
+describe('FLOW-8 MTLS_CA_FILE rotation with WORKERS > 1', () => {
+  it('every worker process verifies new handshakes against the rotated CA', async () => {
+    publish(cas.old.authority.certPem);
+    const clusterStorage = await createTestStorage('postgres');
+    // The client is registered in-process on the cluster's database before the cluster starts.
+    const registrar = await startTestServer(clusterStorage, { MTLS_CA_FILE: caFile(), CLIENT_CERT_HEADER: XFCC, TRUSTED_PROXIES: `${PROXY_ADDRESS}/32` });
+    await registerApi(registrar);
+    await registerClient(registrar, BILLING);
+    await registrar.stop();
+    const [port, mtlsPort] = [await freePort(), await freePort()];
+    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/main.ts')], {
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        ...clusterStorage.env,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        ISSUER: `https://127.0.0.1:${port}`,
+        WORKERS: '2',
+        DB_POOL_MAX: '3',
+        METRICS_PORT: 'off',
+        LOG_LEVEL: 'warn',
+        TLS_CERT_FILE: path.join(files.dir, 'tls.crt'),
+        TLS_KEY_FILE: path.join(files.dir, 'tls.key'),
+        TLS_RELOAD_INTERVAL: '1',
+        MTLS_PORT: String(mtlsPort),
+        MTLS_CA_FILE: caFile(),
+        ...FAILURES_ALLOWED,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const mtls = `https://127.0.0.1:${mtlsPort}`;
+    // Fresh connections, which the cluster primary hands to the workers in turn.
+    const statuses = async (cert: Issued, count = 10) => {
+      const seen: number[] = [];
+      for (let i = 0; i < count; i += 1) seen.push((await tokenOverMtls(cert, undefined, mtls).catch(() => ({ status: 0 }))).status);
+      return seen;
+    };
+    try {
+      const deadline = Date.now() + 60_000;
+      while ((await statuses(cas.old.cert, 2)).some((status) => status !== 200)) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`cluster did not become ready: ${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(await statuses(cas.next.cert)).toEqual(Array(10).fill(401));
+      publish(cas.next.authority.certPem);
+      const until = Date.now() + 20_000;
+      let accepted = await statuses(cas.next.cert);
+      while (accepted.some((status) => status !== 200) && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        accepted = await statuses(cas.next.cert);
+      }
+      expect(accepted).toEqual(Array(10).fill(200));
+      expect(await statuses(cas.old.cert)).toEqual(Array(10).fill(401));
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      await clusterStorage.dispose();
+    }
+  }, 120_000);
 });
