@@ -102,6 +102,8 @@ export interface MtlsSettings {
   readonly port: number | undefined;
   /** Trust anchors for `tls_client_auth`; without it only `self_signed_tls_client_auth` works. */
   readonly caFile: string | undefined;
+  /** How often `caFile` is re-read for a rotated CA (TLS_RELOAD_INTERVAL, as for the server certificate). */
+  readonly reloadIntervalMs: number;
   /** Where clients reach the mTLS endpoints (`mtls_endpoint_aliases`); absent: no aliases. */
   readonly url: string | undefined;
   /** A trusted proxy or sidecar terminates mTLS and forwards the certificate in a header. */
@@ -199,6 +201,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       ? {
           port: e.MTLS_PORT,
           caFile: e.MTLS_CA_FILE ? path.resolve(e.MTLS_CA_FILE) : undefined,
+          reloadIntervalMs: e.TLS_RELOAD_INTERVAL * 1000,
           url: (e.MTLS_URL ?? (e.MTLS_PORT !== undefined ? withPort(issuer, e.MTLS_PORT) : undefined))?.replace(/\/+$/, ''),
           forwarded: e.CLIENT_CERT_HEADER ? { header: e.CLIENT_CERT_HEADER, trustedProxies: e.TRUSTED_PROXIES ?? [] } : undefined,
         }

@@ -1,18 +1,19 @@
 /**
  * The client certificate a request presents (FLOW-8, RFC 8705): from the TLS handshake on the
  * mTLS listener, or from the forwarding header when the TCP peer is a trusted proxy. Enforces:
- * a chain counts as verified only against MTLS_CA_FILE (never the system roots); a forwarded
- * certificate is verified here too, whatever the proxy did; an expired or not-yet-valid
+ * a chain counts as verified only against MTLS_CA_FILE as it reads now, never the system roots
+ * (client-trust-anchors.ts follows the file; a cached verdict dies with the anchors it used); a
+ * forwarded certificate is verified here too, whatever the proxy did; an expired or not-yet-valid
  * certificate is reported as such so client authentication can refuse it; subject matching
  * per RFC 8705 section 2.1.2 (DN, or one SAN of the registered kind).
  */
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { MtlsSettings } from '../config/index.js';
+import { ClientTrustAnchors } from './client-trust-anchors.js';
 import { TrustedProxies, forwardedCertificatePem } from './forwarded-certificate.js';
 
 // Extended key usages (RFC 5280 4.2.1.12): TLS client authentication, and "any".
@@ -35,7 +36,6 @@ export type SubjectProperty =
   | 'tls_client_auth_san_ip'
   | 'tls_client_auth_san_email';
 
-const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 // A service sends the same forwarded certificate on every call: parsing and verifying it costs
 // ~0.2 ms, so the verdict is kept a while (validity dates are still checked on every request).
 const FORWARDED_CACHE_MAX = 512;
@@ -46,22 +46,28 @@ function isCurrent(certificate: X509Certificate, now = Date.now()): boolean {
 }
 
 export class ClientCertificates {
-  readonly #anchors: X509Certificate[];
+  readonly #trust: ClientTrustAnchors | undefined;
   readonly #proxies: TrustedProxies | undefined;
   readonly #seen = new WeakMap<IncomingMessage, PresentedCertificate | null>();
-  readonly #forwarded = new Map<string, { certificate: X509Certificate; verified: boolean; at: number }>();
+  // `anchors` is the set a verdict was reached with: after MTLS_CA_FILE changes it no longer counts.
+  readonly #forwarded = new Map<string, { certificate: X509Certificate; verified: boolean; at: number; anchors: readonly X509Certificate[] }>();
 
   constructor(
     private readonly settings: MtlsSettings,
     private readonly logger: Logger,
   ) {
-    this.#anchors = settings.caFile ? readAnchors(settings.caFile) : [];
+    // Shared with the mTLS listener, which keeps it following the file (src/tls/listeners.ts).
+    this.#trust = settings.caFile ? ClientTrustAnchors.of(settings, logger) : undefined;
     this.#proxies = settings.forwarded ? new TrustedProxies(settings.forwarded.trustedProxies) : undefined;
   }
 
   /** Whether `tls_client_auth` can work at all: it needs trust anchors. */
   get hasTrustAnchors(): boolean {
     return this.#anchors.length > 0;
+  }
+
+  get #anchors(): readonly X509Certificate[] {
+    return this.#trust?.current.certificates ?? [];
   }
 
   of(req: IncomingMessage): PresentedCertificate | undefined {
@@ -91,7 +97,7 @@ export class ClientCertificates {
     if (header === undefined) return undefined;
     if (!this.#proxies.has(req.socket.remoteAddress)) return undefined;
     const cached = typeof header === 'string' ? this.#forwarded.get(header) : undefined;
-    if (cached && Date.now() - cached.at < FORWARDED_CACHE_MS) {
+    if (cached && Date.now() - cached.at < FORWARDED_CACHE_MS && cached.anchors === this.#anchors) {
       return { certificate: cached.certificate, verified: cached.verified, current: isCurrent(cached.certificate), via: 'header' };
     }
     const pem = forwardedCertificatePem(header);
@@ -106,9 +112,10 @@ export class ClientCertificates {
       this.logger.warn({ header: forwarded.header }, 'forwarded client certificate cannot be parsed; ignored');
       return undefined;
     }
-    const verified = this.chainsToAnchor(certificate);
+    const anchors = this.#anchors;
+    const verified = this.chainsToAnchor(certificate, anchors);
     if (this.#forwarded.size >= FORWARDED_CACHE_MAX) this.#forwarded.clear();
-    this.#forwarded.set(header as string, { certificate, verified, at: Date.now() });
+    this.#forwarded.set(header as string, { certificate, verified, at: Date.now(), anchors });
     return { certificate, verified, current: isCurrent(certificate), via: 'header' };
   }
 
@@ -116,29 +123,11 @@ export class ClientCertificates {
    * The leaf is signed by a CA certificate in MTLS_CA_FILE that is itself within its validity, and
    * may be used for client authentication — what the handshake's own check asks of a certificate.
    */
-  private chainsToAnchor(leaf: X509Certificate): boolean {
+  private chainsToAnchor(leaf: X509Certificate, anchors: readonly X509Certificate[]): boolean {
     const usages = leaf.keyUsage; // Node names the extended key usages so
     if (usages && !usages.includes(CLIENT_AUTH_USAGE) && !usages.includes(ANY_EXTENDED_USAGE)) return false;
-    return this.#anchors.some((anchor) => anchor.ca && isCurrent(anchor) && leaf.checkIssued(anchor) && leaf.verify(anchor.publicKey));
+    return anchors.some((anchor) => anchor.ca && isCurrent(anchor) && leaf.checkIssued(anchor) && leaf.verify(anchor.publicKey));
   }
-}
-
-/** The certificates in MTLS_CA_FILE; throws a one-line Error when it is unreadable or holds none. */
-export function readAnchors(file: string): X509Certificate[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new Error(`MTLS_CA_FILE ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
-  }
-  let anchors: X509Certificate[];
-  try {
-    anchors = (text.match(PEM_BLOCK) ?? []).map((pem) => new X509Certificate(pem));
-  } catch {
-    throw new Error(`MTLS_CA_FILE ${file} holds a certificate that cannot be parsed`);
-  }
-  if (!anchors.length) throw new Error(`MTLS_CA_FILE ${file} holds no PEM certificate`);
-  return anchors;
 }
 
 /** RFC 8705 2.1.2: the registered value matches the certificate's subject DN or one SAN of that kind. */

@@ -3,15 +3,15 @@
  * AEAD suites only; HTTP/1.1 by ALPN; the main listener never sends a CertificateRequest (a
  * browser must not be prompted); the mTLS listener asks every client for a certificate but
  * leaves the verdict to client authentication (a self-signed certificate is legitimate for
- * `self_signed_tls_client_auth`); a renewed server certificate reaches new handshakes on both.
+ * `self_signed_tls_client_auth`); a renewed server certificate reaches new handshakes on both,
+ * and a rotated MTLS_CA_FILE those on the mTLS listener.
  */
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { readAnchors } from './client-certificates.js';
+import { ClientTrustAnchors, readAnchors } from './client-trust-anchors.js';
 import { loadServerCertificate, watchServerCertificate, type ServerCertificate } from './server-certificate.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -45,14 +45,6 @@ function secureContextOptions(certificate: ServerCertificate, clientCa: Buffer |
     honorCipherOrder: true,
     ...(clientCa ? { ca: clientCa } : {}),
   };
-}
-
-function readClientCa(file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    throw new Error(`MTLS_CA_FILE ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
-  }
 }
 
 /**
@@ -91,27 +83,40 @@ function mtlsOnly(handler: Handler): Handler {
   };
 }
 
-/** Plain HTTP unless TLS is configured; plus the mTLS listener when MTLS_PORT is set. */
+/**
+ * Plain HTTP unless TLS is configured; plus the mTLS listener when MTLS_PORT is set. The
+ * listeners live as long as the server, so they keep the server certificate and MTLS_CA_FILE
+ * followed (also behind a proxy: forwarded certificates are checked against MTLS_CA_FILE too).
+ */
 export function createListeners(config: Config, handler: Handler, logger: Logger): Listeners {
-  if (!config.tls) return { main: http.createServer(handler), mtls: undefined, stop: () => undefined };
-  const certificate = loadServerCertificate(config.tls);
-  const clientCa = config.mtls?.caFile ? readClientCa(config.mtls.caFile) : undefined;
+  const trust = config.mtls?.caFile ? ClientTrustAnchors.of(config.mtls, logger) : undefined;
+  if (!config.tls) return { main: http.createServer(handler), mtls: undefined, stop: trust?.follow() ?? (() => undefined) };
+  let certificate = loadServerCertificate(config.tls);
   const main = https.createServer({ ...secureContextOptions(certificate, undefined), ALPNProtocols: ['http/1.1'] }, withHsts(handler));
   const mtls =
     config.mtls?.port !== undefined
       ? https.createServer(
-          { ...secureContextOptions(certificate, clientCa), ALPNProtocols: ['http/1.1'], requestCert: true, rejectUnauthorized: false },
+          { ...secureContextOptions(certificate, trust?.current.pem), ALPNProtocols: ['http/1.1'], requestCert: true, rejectUnauthorized: false },
           withHsts(mtlsOnly(handler)),
         )
       : undefined;
-  const stop = watchServerCertificate(
+  const stopCertificate = watchServerCertificate(
     config.tls,
     certificate,
     (renewed) => {
+      certificate = renewed;
       main.setSecureContext(secureContextOptions(renewed, undefined));
-      mtls?.setSecureContext(secureContextOptions(renewed, clientCa));
+      mtls?.setSecureContext(secureContextOptions(renewed, trust?.current.pem));
     },
     logger,
   );
-  return { main, mtls, stop };
+  const stopAnchors = trust?.follow((anchors) => mtls?.setSecureContext(secureContextOptions(certificate, anchors.pem)));
+  return {
+    main,
+    mtls,
+    stop: () => {
+      stopCertificate();
+      stopAnchors?.();
+    },
+  };
 }

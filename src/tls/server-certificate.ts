@@ -1,14 +1,14 @@
 /**
  * The server's own certificate (NET-1): read from TLS_CERT_FILE / TLS_KEY_FILE, checked before
- * use (readable, PEM, key matches the leaf), and re-read on a timer so a renewal by
- * cert-manager or certbot — often a symlink swap, which file watchers miss — reaches new
- * handshakes without a restart. A broken or half-written renewal is logged once and the
+ * use (readable, PEM, key matches the leaf), and followed (file-reload.ts) so a renewal reaches
+ * new handshakes without a restart. A broken or half-written renewal is logged once and the
  * certificate in use stays.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { TlsSettings } from '../config/index.js';
+import { followFiles } from './file-reload.js';
 
 export interface ServerCertificate {
   /** The PEM chain as read (leaf first). */
@@ -56,8 +56,7 @@ export function loadServerCertificate(files: Pick<TlsSettings, 'certFile' | 'key
 
 /**
  * Re-reads the files every `reloadIntervalMs` and calls `onRenewed` when they hold a different,
- * valid certificate. Contents that failed are remembered, so a bad renewal is logged once, and a
- * key written a moment after its certificate is picked up on the next round.
+ * valid certificate. A key written a moment after its certificate is picked up on the next round.
  */
 export function watchServerCertificate(
   settings: TlsSettings,
@@ -65,30 +64,20 @@ export function watchServerCertificate(
   onRenewed: (certificate: ServerCertificate) => void,
   logger: Logger,
 ): () => void {
-  let seen = Buffer.concat([initial.cert, initial.key]);
-  const check = () => {
-    let cert: Buffer;
-    let key: Buffer;
-    try {
-      cert = readFileSync(settings.certFile);
-      key = readFileSync(settings.keyFile);
-    } catch (error) {
-      // Mid-swap a file can be missing for an instant; the next round will see the new one.
-      logger.debug({ err: error }, 'TLS certificate files not readable right now; keeping the current certificate');
-      return;
-    }
-    const contents = Buffer.concat([cert, key]);
-    if (contents.equals(seen)) return;
-    seen = contents;
-    try {
-      const renewed = parseServerCertificate(cert, key, settings);
-      onRenewed(renewed);
-      logger.info({ serialNumber: renewed.serialNumber, validTo: renewed.validTo }, 'TLS certificate reloaded');
-    } catch (error) {
-      logger.error({ reason: error instanceof Error ? error.message : String(error) }, 'TLS certificate files changed but cannot be used; keeping the current certificate');
-    }
-  };
-  const timer = setInterval(check, settings.reloadIntervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  return followFiles(
+    {
+      files: [settings.certFile, settings.keyFile],
+      intervalMs: settings.reloadIntervalMs,
+      parse: ([cert, key]) => parseServerCertificate(cert!, key!, settings),
+      onRenewed,
+      messages: {
+        reloaded: 'TLS certificate reloaded',
+        unusable: 'TLS certificate files changed but cannot be used; keeping the current certificate',
+        unreadable: 'TLS certificate files not readable right now; keeping the current certificate',
+      },
+      logged: (renewed) => ({ serialNumber: renewed.serialNumber, validTo: renewed.validTo }),
+    },
+    [initial.cert, initial.key],
+    logger,
+  );
 }

@@ -126,7 +126,7 @@ describe('NET-1 / FLOW-8 transport settings', () => {
 
   it('puts mutual TLS on its own port, with aliases at the issuer host on that port', () => {
     const config = loadConfig({ ...tls, ISSUER: 'https://id.example.com', MTLS_PORT: '8443', MTLS_CA_FILE: '/etc/gatehouse/clients-ca.crt' });
-    expect(config.mtls).toEqual({ port: 8443, caFile: '/etc/gatehouse/clients-ca.crt', url: 'https://id.example.com:8443', forwarded: undefined });
+    expect(config.mtls).toEqual({ port: 8443, caFile: '/etc/gatehouse/clients-ca.crt', reloadIntervalMs: 10_000, url: 'https://id.example.com:8443', forwarded: undefined });
     expect(loadConfig({ ...tls, MTLS_PORT: '8443', MTLS_URL: 'https://mtls.example.com' }).mtls?.url).toBe('https://mtls.example.com');
     expect(problemsOf({ MTLS_PORT: '8443' })[0]).toMatch(/MTLS_PORT needs TLS_CERT_FILE/);
     expect(problemsOf({ ...tls, MTLS_PORT: '3000' })[0]).toMatch(/MTLS_PORT must differ from PORT/);

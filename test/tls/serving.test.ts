@@ -5,7 +5,7 @@ import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readAnchors } from '../../src/tls/client-certificates.js';
+import { readAnchors } from '../../src/tls/client-trust-anchors.js';
 import { loadServerCertificate } from '../../src/tls/server-certificate.js';
 import { certificateDirectory, createAuthority, issueCertificate, issueServerCertificate, type Authority, type Issued } from '../support/certificates.js';
 import { createTestStorage, freePort, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
