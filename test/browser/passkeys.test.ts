@@ -174,8 +174,14 @@ describe('MFA-1 passkeys in the browser', () => {
   it('WebAuthn §7.2: refuses an assertion whose user handle names another account', async () => {
     const spa = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
     const other = await registerUser(server, 'someone-else');
-    // The user handle is outside the signature: rewrite it in flight, as a forger could.
+    // The user handle is outside the signature: rewrite it in flight, as a forger could. Once:
+    // the refusal page starts autofill again, which the touched authenticator would answer in a
+    // loop until the sign-in throttle (API-2) locks the user out for the next tests; a 204 to the
+    // later submissions keeps the page where it is and ends the loop.
+    let forged = false;
     await page.route(/\/interaction\/[^/]+\/passkey$/, async (route) => {
+      if (forged) return route.fulfill({ status: 204 });
+      forged = true;
       const body = new URLSearchParams(route.request().postData() ?? '');
       const answer = JSON.parse(body.get('response') ?? '{}') as { response: { userHandle?: string } };
       answer.response.userHandle = Buffer.from(other.account.id, 'utf8').toString('base64url');
