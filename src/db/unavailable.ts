@@ -27,9 +27,21 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
 
 /**
  * Logs the outage as `database_unavailable`, at most once a second with the number of refusals
- * in between: every refused request already has its request line.
+ * in between: every refused request already has its request line. One reporter per logger, so
+ * the error boundary and every provider instance (rebuilt on key rotation) share the budget.
  */
+const reporters = new WeakMap<Logger, (detail: Record<string, unknown>) => void>();
+
 export function outageReporter(logger: Logger): (detail: Record<string, unknown>) => void {
+  let report = reporters.get(logger);
+  if (!report) {
+    report = throttledReport(logger);
+    reporters.set(logger, report);
+  }
+  return report;
+}
+
+function throttledReport(logger: Logger): (detail: Record<string, unknown>) => void {
   let last = 0;
   let suppressed = 0;
   return (detail) => {

@@ -97,6 +97,9 @@ describe('item 2: the database is unavailable', () => {
     const lines = server.logs.slice(logsBefore).join('').split('\n').filter(Boolean);
     const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(entries.some((entry) => entry['event'] === 'database_unavailable')).toBe(true);
+    // One line a second at most, whether the engine or the host refused (one shared reporter).
+    const outageTimes = entries.filter((entry) => entry['event'] === 'database_unavailable').map((entry) => Date.parse(String(entry['time'])));
+    for (let i = 1; i < outageTimes.length; i += 1) expect(outageTimes[i]! - outageTimes[i - 1]!).toBeGreaterThanOrEqual(1000);
     expect(entries.filter((entry) => entry['msg'] === 'provider server error')).toEqual([]);
     expect(consoleLines).toEqual([]);
   });
