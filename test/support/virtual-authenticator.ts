@@ -42,3 +42,16 @@ export async function addPasskey(page: Page, authenticator: VirtualAuthenticator
   await page.getByText('The passkey is added.').waitFor();
   await authenticator.touch(false);
 }
+
+/** From a signed-out browser: signs `user` in to the account area, adds a passkey named `name`, signs out. */
+export async function enrolPasskeyAndSignOut(page: Page, authenticator: VirtualAuthenticator, issuer: string, user: { username: string; password: string }, name: string): Promise<void> {
+  await page.goto(`${issuer}/account`);
+  await page.getByLabel('Username').fill(user.username);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('link', { name: 'Passkeys' }).click();
+  await addPasskey(page, authenticator, name);
+  await page.goto(`${issuer}/account`);
+  await page.getByRole('button', { name: 'Sign out' }).first().click();
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+}
