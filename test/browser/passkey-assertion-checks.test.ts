@@ -10,49 +10,26 @@
  * Assertions are held and sent by the test (test/support/held-assertion.ts), so a refusal page
  * never starts another autofill ceremony.
  */
-import * as oidc from 'openid-client';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerApi, registerSpaClient, registerUser } from '../support/fixtures.js';
-import { launchChromium } from '../support/chromium.js';
-import { assertionHolder, promptLoginUrl, type AssertionHolder, type Held } from '../support/held-assertion.js';
-import { counterValue, createTestStorage, freePort, linesLeaking, loggedEvents, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
-import { addVirtualAuthenticator, enrolPasskeyAndSignOut, signInToAccountArea, type VirtualAuthenticator } from '../support/virtual-authenticator.js';
+import type { Held } from '../support/held-assertion.js';
+import { startPasskeyBrowser, type PasskeyBrowser } from '../support/passkey-browser.js';
+import { counterValue, linesLeaking, loggedEvents, type TestServer } from '../support/server.js';
+import { signInToAccountArea } from '../support/virtual-authenticator.js';
 
-let storage: TestStorage;
+let fixture: PasskeyBrowser;
 let server: TestServer;
-let browser: Browser;
-let context: BrowserContext;
 let page: Page;
-let authenticator: VirtualAuthenticator;
-let holder: AssertionHolder;
-let user: { username: string; password: string; account: { id: string } };
+let user: PasskeyBrowser['user'];
 // Every assertion the test held: none of it may reach the log.
 const assertions: string[] = [];
 
 beforeAll(async () => {
-  storage = await createTestStorage('postgres');
-  const port = await freePort();
-  server = await startTestServer(storage, { PORT: String(port), ISSUER: `http://localhost:${port}` });
-  await registerApi(server);
-  await registerSpaClient(server);
-  const spa = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
-  user = await registerUser(server, 'clara');
-  browser = await launchChromium();
-  context = await browser.newContext();
-  context.setDefaultTimeout(15_000);
-  page = await context.newPage();
-  authenticator = await addVirtualAuthenticator(context, page);
-  holder = assertionHolder(page, authenticator, server.issuer, () => promptLoginUrl(spa, 'checks'));
-  await enrolPasskeyAndSignOut(page, authenticator, server.issuer, user, 'Desk key');
+  fixture = await startPasskeyBrowser({ username: 'clara', passkeyName: 'Desk key', state: 'checks' });
+  ({ server, page, user } = fixture);
 });
 
-afterAll(async () => {
-  await context?.close();
-  await browser?.close();
-  await server?.stop();
-  await storage?.dispose();
-});
+afterAll(() => fixture?.close());
 
 async function stored() {
   const [passkey] = await server.gatehouse.services.passkeys.list(user.account.id);
@@ -60,7 +37,7 @@ async function stored() {
 }
 
 async function hold(): Promise<Held> {
-  const held = await holder.hold();
+  const held = await fixture.holder.hold();
   const response = JSON.parse(new URLSearchParams(held.body).get('response') ?? '{}') as { response: Record<string, string> };
   const { clientDataJSON = '', authenticatorData = '', signature = '' } = response.response;
   const { challenge = '' } = JSON.parse(Buffer.from(clientDataJSON, 'base64url').toString('utf8')) as { challenge?: string };
@@ -75,7 +52,7 @@ describe('MFA-1 a passkey assertion is checked beyond its signature', () => {
     ]);
     expect(await counterValue(server, 'gatehouse_second_factor_total', 'method="passkey",result="enrolled"')).toBe(1);
     const held = await hold();
-    expect((await holder.send(held.uid, held.body)).status).toBe(303);
+    expect((await fixture.holder.send(held.uid, held.body)).status).toBe(303);
     expect(loggedEvents(server, 'passkey_sign_in_succeeded')).toEqual([
       expect.objectContaining({ accountId: user.account.id, clientId: 'spa', backedUp: false }),
     ]);
@@ -84,36 +61,36 @@ describe('MFA-1 a passkey assertion is checked beyond its signature', () => {
 
   it('refuses an authenticator whose signature counter went backwards (a clone) and keeps the stored counter', async () => {
     const before = await stored();
-    const [credential] = await authenticator.credentials();
+    const [credential] = await fixture.authenticator.credentials();
     expect(before.counter).toBeGreaterThan(1);
     // A copy of the key made before the last sign-in: its next assertion counts below the stored one.
-    await authenticator.setCredential({ signCount: (before.counter ?? 0) - 2 });
+    await fixture.authenticator.setCredential({ signCount: (before.counter ?? 0) - 2 });
     const cloned = await hold();
-    const answer = await holder.send(cloned.uid, cloned.body);
+    const answer = await fixture.holder.send(cloned.uid, cloned.body);
     expect(answer.status).toBe(401);
     expect(answer.text).toContain('That passkey could not be used');
     expect(await stored()).toEqual(before);
     expect(loggedEvents(server, 'passkey_sign_in_failed')).toEqual([expect.objectContaining({ reason: 'not_verified', accountId: user.account.id, clientId: 'spa' })]);
-    await authenticator.setCredential({ signCount: credential?.signCount ?? 0 });
+    await fixture.authenticator.setCredential({ signCount: credential?.signCount ?? 0 });
   });
 
   it('refuses a device-bound credential that now says it is backup eligible, and keeps its stored type', async () => {
     const before = await stored();
     expect(before).toMatchObject({ deviceType: 'singleDevice', backedUp: false });
-    await authenticator.setCredential({ backupEligibility: true, backupState: true });
+    await fixture.authenticator.setCredential({ backupEligibility: true, backupState: true });
     const synced = await hold();
-    const answer = await holder.send(synced.uid, synced.body);
+    const answer = await fixture.holder.send(synced.uid, synced.body);
     expect(answer.status).toBe(401);
     expect(await stored()).toEqual(before);
     expect(loggedEvents(server, 'passkey_sign_in_failed').at(-1)).toMatchObject({ reason: 'device_type_changed', accountId: user.account.id });
-    await authenticator.setCredential({ backupEligibility: false, backupState: false });
+    await fixture.authenticator.setCredential({ backupEligibility: false, backupState: false });
     // The same credential as registered still signs in: only the change was refused.
     const bound = await hold();
-    expect((await holder.send(bound.uid, bound.body)).status).toBe(303);
+    expect((await fixture.holder.send(bound.uid, bound.body)).status).toBe(303);
   });
 
   it('removing the passkey offers, pre-selected, to sign out the other sessions; logged and counted', async () => {
-    const elsewhere = await browser.newContext();
+    const elsewhere = await fixture.browser.newContext();
     await signInToAccountArea(await elsewhere.newPage(), server.issuer, user);
     await signInToAccountArea(page, server.issuer, user);
     expect(await server.gatehouse.services.sessions.listForAccount(user.account.id)).toHaveLength(2);

@@ -11,64 +11,34 @@
  * Addresses come from X-Forwarded-For (TRUST_PROXY=true).
  */
 import { randomBytes } from 'node:crypto';
-import * as oidc from 'openid-client';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerApi, registerSpaClient, registerUser } from '../support/fixtures.js';
-import { launchChromium } from '../support/chromium.js';
-import { createTestStorage, freePort, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
-import { addVirtualAuthenticator, enrolPasskeyAndSignOut, type VirtualAuthenticator } from '../support/virtual-authenticator.js';
-import { assertionHolder, promptLoginUrl, type AssertionHolder, type Held } from '../support/held-assertion.js';
+import type { Held } from '../support/held-assertion.js';
+import { startPasskeyBrowser, type PasskeyBrowser } from '../support/passkey-browser.js';
+import type { TestServer } from '../support/server.js';
 
-let storage: TestStorage;
+let fixture: PasskeyBrowser;
 let server: TestServer;
-let browser: Browser;
-let context: BrowserContext;
 let page: Page;
-let authenticator: VirtualAuthenticator;
-let spa: oidc.Configuration;
-let user: { username: string; password: string; account: { id: string } };
+let user: PasskeyBrowser['user'];
 
 beforeAll(async () => {
-  storage = await createTestStorage('postgres');
-  const port = await freePort();
-  server = await startTestServer(storage, {
-    PORT: String(port),
-    ISSUER: `http://localhost:${port}`,
-    TRUST_PROXY: 'true',
-    LOGIN_FREE_FAILURES_PER_ACCOUNT_IP: '3',
-    LOGIN_FREE_FAILURES_PER_IP: '4',
-    LOGIN_MAX_DELAY: '60',
+  fixture = await startPasskeyBrowser({
+    username: 'petra',
+    passkeyName: 'Throttled laptop',
+    state: 'throttle',
+    enrolFrom: '192.0.2.1',
+    env: { TRUST_PROXY: 'true', LOGIN_FREE_FAILURES_PER_ACCOUNT_IP: '3', LOGIN_FREE_FAILURES_PER_IP: '4', LOGIN_MAX_DELAY: '60' },
   });
-  await registerApi(server);
-  await registerSpaClient(server);
-  spa = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
-  user = await registerUser(server, 'petra');
-  browser = await launchChromium();
-  context = await browser.newContext();
-  context.setDefaultTimeout(15_000);
-  await context.route('https://app.test.example/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>client</p>' }));
-  page = await context.newPage();
-  authenticator = await addVirtualAuthenticator(context, page);
-  holder = assertionHolder(page, authenticator, server.issuer, authorizationUrl);
-  await context.setExtraHTTPHeaders({ 'x-forwarded-for': '192.0.2.1' });
-  await enrolPasskeyAndSignOut(page, authenticator, server.issuer, user, 'Throttled laptop');
+  ({ server, page, user } = fixture);
 });
 
-afterAll(async () => {
-  await context?.close();
-  await browser?.close();
-  await server?.stop();
-  await storage?.dispose();
-});
+afterAll(() => fixture?.close());
 
-const authorizationUrl = () => promptLoginUrl(spa, 'throttle');
-
-let holder: AssertionHolder;
-const holdAssertion = (address: string) => holder.hold(address);
-const openInteraction = (address: string) => holder.open(address);
-const sendAssertion = (uid: string, body: string, address: string) => holder.send(uid, body, address);
-const headers = (address: string) => holder.headers(address);
+const holdAssertion = (address: string) => fixture.holder.hold(address);
+const openInteraction = (address: string) => fixture.holder.open(address);
+const sendAssertion = (uid: string, body: string, address: string) => fixture.holder.send(uid, body, address);
+const headers = (address: string) => fixture.holder.headers(address);
 
 /** A failed attempt on `uid`: fresh options, as the page would fetch, then a bad assertion. */
 async function failOnce(uid: string, body: string, address: string): Promise<number> {
