@@ -11,7 +11,7 @@
  * never starts another autofill ceremony.
  */
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Held } from '../support/held-assertion.js';
 import { startPasskeyBrowser, type PasskeyBrowser } from '../support/passkey-browser.js';
 import { counterValue, linesLeaking, loggedEvents, type TestServer } from '../support/server.js';
@@ -65,26 +65,29 @@ describe('MFA-1 a passkey assertion is checked beyond its signature', () => {
     expect(before.counter).toBeGreaterThan(1);
     // A copy of the key made before the last sign-in: its next assertion counts below the stored one.
     await fixture.authenticator.setCredential({ signCount: (before.counter ?? 0) - 2 });
+    onTestFinished(() => fixture.authenticator.setCredential({ signCount: credential?.signCount ?? 0 }));
     const cloned = await hold();
     const answer = await fixture.holder.send(cloned.uid, cloned.body);
     expect(answer.status).toBe(401);
     expect(answer.text).toContain('That passkey could not be used');
     expect(await stored()).toEqual(before);
     expect(loggedEvents(server, 'passkey_sign_in_failed')).toEqual([expect.objectContaining({ reason: 'not_verified', accountId: user.account.id, clientId: 'spa' })]);
-    await fixture.authenticator.setCredential({ signCount: credential?.signCount ?? 0 });
+    expect(await counterValue(server, 'gatehouse_second_factor_total', 'method="passkey",result="failed"')).toBe(1);
   });
 
   it('refuses a device-bound credential that now says it is backup eligible, and keeps its stored type', async () => {
     const before = await stored();
     expect(before).toMatchObject({ deviceType: 'singleDevice', backedUp: false });
     await fixture.authenticator.setCredential({ backupEligibility: true, backupState: true });
+    onTestFinished(() => fixture.authenticator.setCredential({ backupEligibility: false, backupState: false }));
     const synced = await hold();
     const answer = await fixture.holder.send(synced.uid, synced.body);
     expect(answer.status).toBe(401);
     expect(await stored()).toEqual(before);
     expect(loggedEvents(server, 'passkey_sign_in_failed').at(-1)).toMatchObject({ reason: 'device_type_changed', accountId: user.account.id });
-    await fixture.authenticator.setCredential({ backupEligibility: false, backupState: false });
-    // The same credential as registered still signs in: only the change was refused.
+  });
+
+  it('still signs in with the credential as registered: only the changes were refused', async () => {
     const bound = await hold();
     expect((await fixture.holder.send(bound.uid, bound.body)).status).toBe(303);
   });
