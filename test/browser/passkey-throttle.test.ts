@@ -6,120 +6,39 @@
  * count against their address only; a passkey sign-in forgives its address's failures like a
  * password sign-in; another address is not slowed down.
  *
- * A valid assertion is made by the browser and held (its form post intercepted, the challenge
- * left unspent), so the test sends it at a moment of its choosing, as the browser would have.
+ * A valid assertion is made by the browser and held (test/support/held-assertion.ts), so the
+ * test sends it at a moment of its choosing.
  * Addresses come from X-Forwarded-For (TRUST_PROXY=true).
  */
 import { randomBytes } from 'node:crypto';
-import * as oidc from 'openid-client';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REDIRECT_URI, registerApi, registerSpaClient, registerUser } from '../support/fixtures.js';
-import { launchChromium } from '../support/chromium.js';
-import { createTestStorage, freePort, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
-import { addPasskey, addVirtualAuthenticator, type VirtualAuthenticator } from '../support/virtual-authenticator.js';
+import type { Held } from '../support/held-assertion.js';
+import { startPasskeyBrowser, type PasskeyBrowser } from '../support/passkey-browser.js';
+import type { TestServer } from '../support/server.js';
 
-let storage: TestStorage;
+let fixture: PasskeyBrowser;
 let server: TestServer;
-let browser: Browser;
-let context: BrowserContext;
 let page: Page;
-let authenticator: VirtualAuthenticator;
-let spa: oidc.Configuration;
-let user: { username: string; password: string; account: { id: string } };
-
-const PASSKEY_POST = /\/interaction\/[^/]+\/passkey$/;
+let user: PasskeyBrowser['user'];
 
 beforeAll(async () => {
-  storage = await createTestStorage('postgres');
-  const port = await freePort();
-  server = await startTestServer(storage, {
-    PORT: String(port),
-    ISSUER: `http://localhost:${port}`,
-    TRUST_PROXY: 'true',
-    LOGIN_FREE_FAILURES_PER_ACCOUNT_IP: '3',
-    LOGIN_FREE_FAILURES_PER_IP: '4',
-    LOGIN_MAX_DELAY: '60',
-  });
-  await registerApi(server);
-  await registerSpaClient(server);
-  spa = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
-  user = await registerUser(server, 'petra');
-  browser = await launchChromium();
-  context = await browser.newContext();
-  context.setDefaultTimeout(15_000);
-  await context.route('https://app.test.example/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>client</p>' }));
-  page = await context.newPage();
-  authenticator = await addVirtualAuthenticator(context, page);
-  await context.setExtraHTTPHeaders({ 'x-forwarded-for': '192.0.2.1' });
-  await page.goto(`${server.issuer}/account`);
-  await page.getByLabel('Username').fill(user.username);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('link', { name: 'Passkeys' }).click();
-  await addPasskey(page, authenticator, 'Throttled laptop');
-  await page.goto(`${server.issuer}/account`);
-  await page.getByRole('button', { name: 'Sign out' }).first().click();
-  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-});
-
-afterAll(async () => {
-  await context?.close();
-  await browser?.close();
-  await server?.stop();
-  await storage?.dispose();
-});
-
-async function authorizationUrl(): Promise<string> {
-  const url = oidc.buildAuthorizationUrl(spa, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid',
-    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-    code_challenge_method: 'S256',
+  fixture = await startPasskeyBrowser({
+    username: 'petra',
+    passkeyName: 'Throttled laptop',
     state: 'throttle',
-    prompt: 'login',
+    enrolFrom: '192.0.2.1',
+    env: { TRUST_PROXY: 'true', LOGIN_FREE_FAILURES_PER_ACCOUNT_IP: '3', LOGIN_FREE_FAILURES_PER_IP: '4', LOGIN_MAX_DELAY: '60' },
   });
-  return url.href;
-}
+  ({ server, page, user } = fixture);
+});
 
-interface Held {
-  readonly uid: string;
-  readonly body: string;
-}
+afterAll(() => fixture?.close());
 
-/** A valid assertion for a fresh sign-in from `address`, made by the authenticator and not yet sent. */
-async function holdAssertion(address: string): Promise<Held> {
-  await context.setExtraHTTPHeaders({ 'x-forwarded-for': address });
-  await page.goto('about:blank');
-  const held = new Promise<Held>((resolve) => {
-    void page.route(PASSKEY_POST, async (route) => {
-      resolve({ uid: new URL(route.request().url()).pathname.split('/')[2] ?? '', body: route.request().postData() ?? '' });
-      await route.fulfill({ status: 200, contentType: 'text/html', body: '<p>held</p>' });
-    });
-  });
-  // The touched authenticator answers the login page's autofill request by itself.
-  await authenticator.touch(true);
-  await page.goto(await authorizationUrl(), { waitUntil: 'commit' });
-  const assertion = await held;
-  await authenticator.touch(false);
-  await page.unroute(PASSKEY_POST);
-  return assertion;
-}
-
-/** A new sign-in from `address`, without a ceremony: its interaction id. */
-async function openInteraction(address: string): Promise<string> {
-  const login = await page.request.get(await authorizationUrl(), { headers: { 'x-forwarded-for': address } });
-  return new URL(login.url()).pathname.split('/')[2] ?? '';
-}
-
-function headers(address: string): Record<string, string> {
-  return { 'content-type': 'application/x-www-form-urlencoded', origin: server.issuer, 'x-forwarded-for': address };
-}
-
-async function sendAssertion(uid: string, body: string, address: string) {
-  const answer = await page.request.post(`${server.issuer}/interaction/${uid}/passkey`, { headers: headers(address), data: body, maxRedirects: 0 });
-  return { status: answer.status(), retryAfter: answer.headers()['retry-after'], text: await answer.text() };
-}
+const holdAssertion = (address: string) => fixture.holder.hold(address);
+const openInteraction = (address: string) => fixture.holder.open(address);
+const sendAssertion = (uid: string, body: string, address: string) => fixture.holder.send(uid, body, address);
+const headers = (address: string) => fixture.holder.headers(address);
 
 /** A failed attempt on `uid`: fresh options, as the page would fetch, then a bad assertion. */
 async function failOnce(uid: string, body: string, address: string): Promise<number> {

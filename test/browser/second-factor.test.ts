@@ -2,7 +2,8 @@
  * MFA-2 in real Chromium: a user sets up an authenticator app from the account area (QR code
  * rendered by the server, no script, no CSP violation), confirms it with a code, sees the
  * recovery codes once, then signs in with password + code; the pages are labelled and
- * screenshots are kept for a human look.
+ * screenshots are kept for a human look. Enrolment, new recovery codes and removal are logged and
+ * counted, without the key or a code.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerUser } from '../support/fixtures.js';
 import { launchChromium } from '../support/chromium.js';
-import { createTestStorage, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
+import { counterValue, createTestStorage, linesLeaking, loggedEvents, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
 import { currentStep, totpCode } from '../support/totp.js';
 
 let storage: TestStorage;
@@ -57,6 +58,8 @@ afterAll(async () => {
 describe('MFA-2 authenticator app in the browser', () => {
   let secret = '';
   let recoveryCodes: string[] = [];
+  // Every recovery code ever shown: none may reach the log.
+  const shownCodes: string[] = [];
 
   it('sets up an authenticator app from the account area with a server-rendered QR code and a confirmation code', async () => {
     const page = await openPage();
@@ -80,6 +83,9 @@ describe('MFA-2 authenticator app in the browser', () => {
     await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
     recoveryCodes = await page.locator('ol.codes code').allTextContents();
     expect(recoveryCodes).toHaveLength(10);
+    shownCodes.push(...recoveryCodes);
+    expect(loggedEvents(server, 'totp_enrolled')).toEqual([expect.objectContaining({ accountId: user.account.id })]);
+    expect(await counterValue(server, 'gatehouse_second_factor_total', 'method="totp",result="enrolled"')).toBe(1);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'recovery-codes.png'), fullPage: true });
     await page.getByRole('link', { name: 'I have saved them' }).click();
     await expect(page.locator('main').textContent()).resolves.toContain('An authenticator app is set up');
@@ -98,7 +104,7 @@ describe('MFA-2 authenticator app in the browser', () => {
     await page.getByRole('heading', { name: 'Your sessions' }).waitFor();
   });
 
-  it('signs in with a recovery code from the disclosure below the code field', async () => {
+  it('signs in with a recovery code from the disclosure below the code field; new codes replace the rest', async () => {
     const page = await openPage();
     await signInWithPassword(page);
     await page.getByText('Use a recovery code instead').click();
@@ -107,6 +113,13 @@ describe('MFA-2 authenticator app in the browser', () => {
     await page.getByRole('heading', { name: 'Your sessions' }).waitFor();
     await page.getByRole('link', { name: 'Sign-in security' }).click();
     expect(await page.locator('main').textContent()).toContain('9 of 10 recovery codes left');
+    // New codes replace the rest: the later tests use these.
+    await page.getByRole('button', { name: 'Generate new recovery codes' }).click();
+    await page.getByText('your previous codes no longer work').waitFor();
+    recoveryCodes = await page.locator('ol.codes code').allTextContents();
+    expect(recoveryCodes).toHaveLength(10);
+    shownCodes.push(...recoveryCodes);
+    expect(loggedEvents(server, 'recovery_codes_regenerated')).toEqual([expect.objectContaining({ accountId: user.account.id })]);
   });
 
   it('removing the app needs a recent sign-in and the password, then offers to sign out everywhere else', async () => {
@@ -144,6 +157,8 @@ describe('MFA-2 authenticator app in the browser', () => {
     await page.getByRole('button', { name: 'Remove authenticator app' }).click();
     await page.getByText('The authenticator app is removed.').waitFor();
     expect(await server.gatehouse.services.factors.hasTotp(user.account.id)).toBe(false);
+    expect(loggedEvents(server, 'totp_removed')).toEqual([expect.objectContaining({ accountId: user.account.id })]);
+    expect(await counterValue(server, 'gatehouse_second_factor_total', 'method="totp",result="removed"')).toBe(1);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'factor-removed.png'), fullPage: true });
     expect(await page.getByLabel('Sign out all other sessions and revoke their access').isChecked()).toBe(true);
     await page.getByRole('button', { name: 'Continue' }).click();
@@ -168,6 +183,11 @@ describe('MFA-2 authenticator app in the browser', () => {
     expect(await server.gatehouse.services.accounts.authenticate(user.username, user.password)).toBeDefined();
     const again = await page.getByRole('link', { name: 'Sign in again' }).getAttribute('href');
     expect(new URL(again ?? '', server.issuer).searchParams.get('prompt')).toBe('login');
+  });
+
+  it('never logged the app’s key, a recovery code or the password', () => {
+    expect(shownCodes).toHaveLength(20);
+    expect(linesLeaking(server, [secret, ...shownCodes, user.password])).toEqual([]);
   });
 
   it('kept every page free of Content-Security-Policy violations', () => {

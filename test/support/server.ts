@@ -86,3 +86,21 @@ export async function startTestServer(storage: TestStorage, env: Record<string, 
   const gatehouse = await startGatehouse(config, createLogger(config.logLevel, sink));
   return { issuer: config.issuer, config, gatehouse, logs, stop: () => gatehouse.close() };
 }
+
+/** The entries the server logged with `event`, parsed. */
+export function loggedEvents(server: TestServer, event: string): Record<string, unknown>[] {
+  return server.logs.join('').split('\n').filter((line) => line.includes(`"event":"${event}"`)).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** The log lines that contain any of `secrets` (empty strings ignored): none, in a passing test. */
+export function linesLeaking(server: TestServer, secrets: readonly string[]): string[] {
+  const wanted = secrets.filter((secret) => secret.length > 0);
+  return server.logs.join('').split('\n').filter((line) => wanted.some((secret) => line.includes(secret)));
+}
+
+/** One value of a counter on the server's metrics listener, 0 if it has none yet. */
+export async function counterValue(server: TestServer, name: string, labels: string): Promise<number> {
+  const text = await (await fetch(server.gatehouse.metricsUrl ?? '')).text();
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{${labels}} `));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
