@@ -1,0 +1,139 @@
+/**
+ * Whether a forwarded client certificate leads to MTLS_CA_FILE (FLOW-8), checked here because a
+ * forwarded certificate never passed our own handshake. Enforces, for every link of the path:
+ * the issuer's name and key identifiers match (checkIssued, which also wants keyCertSign when the
+ * issuer has a key usage), the signature verifies with the issuer's key, the issuer is a CA
+ * (basicConstraints cA) within its validity, its pathLenConstraint holds, and its extended key
+ * usage, if any, allows client authentication; the leaf's extended key usage allows it too. The
+ * path ends at any CA certificate in the bundle, root or intermediate, as the mTLS listener's
+ * handshake does (allowPartialTrustChain); it runs through at most MAX_INTERMEDIATES offered
+ * certificates, and offered certificates are never trusted for being offered. A certificate in
+ * the path with a critical extension not checked here (name or policy constraints) fails the
+ * path: refusing is safe where evaluating it half would not be.
+ */
+import type { X509Certificate } from 'node:crypto';
+
+/** Offered CA certificates between the leaf and the bundle: Istio and most PKIs need one or two. */
+export const MAX_INTERMEDIATES = 4;
+
+// Extended key usages (RFC 5280 4.2.1.12): TLS client authentication, and "any".
+const CLIENT_AUTH_USAGE = '1.3.6.1.5.5.7.3.2';
+const ANY_EXTENDED_USAGE = '2.5.29.37.0';
+
+// Content bytes of the extension OIDs whose meaning is checked here or by OpenSSL's checkIssued.
+const BASIC_CONSTRAINTS = '551d13';
+const HANDLED_EXTENSIONS = new Set([
+  BASIC_CONSTRAINTS,
+  '551d0f', // keyUsage
+  '551d25', // extKeyUsage
+  '551d11', // subjectAltName
+  '551d0e', // subjectKeyIdentifier
+  '551d23', // authorityKeyIdentifier
+]);
+
+interface Extensions {
+  readonly unhandledCritical: boolean;
+  readonly pathLength: number | undefined;
+}
+
+interface Tlv {
+  readonly tag: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** One DER element at `offset`; throws on a length that runs past `limit`. */
+function tlv(der: Buffer, offset: number, limit: number): Tlv {
+  const tag = der[offset]!;
+  let length = der[offset + 1]!;
+  let start = offset + 2;
+  if (length & 0x80) {
+    const bytes = length & 0x7f;
+    if (bytes < 1 || bytes > 4) throw new Error('DER length');
+    length = 0;
+    for (let i = 0; i < bytes; i += 1) length = length * 256 + der[start + i]!;
+    start += bytes;
+  }
+  if (start + length > limit) throw new Error('DER overrun');
+  return { tag, start, end: start + length };
+}
+
+function children(der: Buffer, parent: Tlv): Tlv[] {
+  const items: Tlv[] = [];
+  for (let offset = parent.start; offset < parent.end; offset = items.at(-1)!.end) items.push(tlv(der, offset, parent.end));
+  return items;
+}
+
+/** The two facts Node's X509Certificate does not expose: pathLenConstraint, and critical extensions. */
+function readExtensions(certificate: X509Certificate): Extensions {
+  const der = certificate.raw;
+  const tbs = children(der, tlv(der, 0, der.length))[0]!;
+  const wrapper = children(der, tbs).find((field) => field.tag === 0xa3); // extensions [3]
+  if (!wrapper) return { unhandledCritical: false, pathLength: undefined };
+  let unhandledCritical = false;
+  let pathLength: number | undefined;
+  for (const extension of children(der, children(der, wrapper)[0]!)) {
+    const [oid, second, third] = children(der, extension);
+    const id = der.subarray(oid!.start, oid!.end).toString('hex');
+    const critical = second!.tag === 0x01 && der[second!.start] !== 0;
+    const value = third ?? second!;
+    if (critical && !HANDLED_EXTENSIONS.has(id)) unhandledCritical = true;
+    if (id === BASIC_CONSTRAINTS) {
+      const constraints = tlv(der, value.start, value.end);
+      const integer = children(der, constraints).find((field) => field.tag === 0x02);
+      if (integer) pathLength = integer.end - integer.start > 2 ? Number.MAX_SAFE_INTEGER : der.readUIntBE(integer.start, integer.end - integer.start);
+    }
+  }
+  return { unhandledCritical, pathLength };
+}
+
+const parsed = new WeakMap<X509Certificate, Extensions | null>();
+
+/** null: the certificate's DER is not what it should be, so it takes part in no path. */
+function extensionsOf(certificate: X509Certificate): Extensions | null {
+  let extensions = parsed.get(certificate);
+  if (extensions === undefined) {
+    try {
+      extensions = readExtensions(certificate);
+    } catch {
+      extensions = null;
+    }
+    parsed.set(certificate, extensions);
+  }
+  return extensions;
+}
+
+function allowsClientAuth(certificate: X509Certificate): boolean {
+  const usages = certificate.keyUsage; // Node names the extended key usages so
+  return !usages || usages.includes(CLIENT_AUTH_USAGE) || usages.includes(ANY_EXTENDED_USAGE);
+}
+
+function isCurrent(certificate: X509Certificate, now: number): boolean {
+  return Date.parse(certificate.validFrom) <= now && now <= Date.parse(certificate.validTo);
+}
+
+/** `issuer` may sign `subject` with `casBelow` CA certificates between it and the leaf. */
+function issues(issuer: X509Certificate, subject: X509Certificate, casBelow: number, now: number): boolean {
+  const extensions = extensionsOf(issuer);
+  if (!extensions || extensions.unhandledCritical || !issuer.ca || !isCurrent(issuer, now) || !allowsClientAuth(issuer)) return false;
+  if (extensions.pathLength !== undefined && casBelow > extensions.pathLength) return false;
+  return subject.checkIssued(issuer) && subject.verify(issuer.publicKey);
+}
+
+/**
+ * The leaf reaches a CA certificate in `anchors` through at most MAX_INTERMEDIATES of `offered`.
+ * The leaf's own validity is not judged here: the caller reports it apart (an expired client
+ * certificate is a louder failure than an untrusted one).
+ */
+export function chainsToAnchor(leaf: X509Certificate, offered: readonly X509Certificate[], anchors: readonly X509Certificate[], now = Date.now()): boolean {
+  const extensions = extensionsOf(leaf);
+  if (!extensions || extensions.unhandledCritical || !allowsClientAuth(leaf)) return false;
+  const extend = (subject: X509Certificate, above: readonly X509Certificate[]): boolean => {
+    if (anchors.some((anchor) => issues(anchor, subject, above.length, now))) return true;
+    if (above.length >= MAX_INTERMEDIATES) return false;
+    return offered.some(
+      (candidate) => candidate !== leaf && !above.includes(candidate) && issues(candidate, subject, above.length, now) && extend(candidate, [...above, candidate]),
+    );
+  };
+  return extend(leaf, []);
+}
