@@ -5,8 +5,8 @@
  * issuer has a key usage), the signature verifies with the issuer's key, the issuer is a CA
  * (basicConstraints cA) within its validity, its pathLenConstraint holds, and its extended key
  * usage, if any, allows client authentication; the leaf's extended key usage allows it too. The
- * path ends at any CA certificate in the bundle, root or intermediate, as the mTLS listener's
- * handshake does (allowPartialTrustChain); it runs through at most MAX_INTERMEDIATES offered
+ * path ends at any CA certificate in the bundle, root or intermediate, on the mTLS listener too
+ * (client-certificates.ts completes OpenSSL's verdict there); it runs through at most MAX_INTERMEDIATES offered
  * certificates, and offered certificates are never trusted for being offered. A certificate in
  * the path with a critical extension not checked here (name or policy constraints) fails the
  * path: refusing is safe where evaluating it half would not be.

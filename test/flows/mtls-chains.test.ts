@@ -19,6 +19,7 @@ const CLIENT = 'mesh-service';
 let storage: TestStorage;
 let server: TestServer;
 let rootA: Authority;
+let rootB: Authority;
 const files = certificateDirectory();
 
 /** A workload certificate for the registered SPIFFE ID, and the intermediate that issued it. */
@@ -32,7 +33,8 @@ let underB: ReturnType<typeof workload>;
 beforeAll(async () => {
   rootA = createAuthority('/CN=Mesh Root A');
   underA = workload(createIntermediate(rootA, { subject: '/CN=Mesh Intermediate A' }));
-  underB = workload(createIntermediate(createAuthority('/CN=Mesh Root B'), { subject: '/CN=Mesh Intermediate B' }));
+  rootB = createAuthority('/CN=Mesh Root B');
+  underB = workload(createIntermediate(rootB, { subject: '/CN=Mesh Intermediate B' }));
   const serverCert = issueServerCertificate(rootA);
   const port = await freePort();
   storage = await createTestStorage('postgres');
@@ -110,6 +112,9 @@ describe('FLOW-8 client certificates issued by an intermediate', () => {
 
   it('sent alone in the handshake, it is accepted when MTLS_CA_FILE holds its intermediate', async () => {
     expectAccepted(await viaHandshake(underB.leaf));
+    // OpenSSL climbs on to the root the client sent along, which is not in the bundle.
+    expectAccepted(await viaHandshake(underB.leaf, [underB.intermediate, rootB]));
+    expectAccepted(await viaEnvoy(underB.leaf, [underB.intermediate, rootB]));
   });
 
   it('refuses a chain through a certificate that is not a CA (no basicConstraints CA:TRUE), both ways', async () => {
