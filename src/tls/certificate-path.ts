@@ -12,6 +12,17 @@
  * path: refusing is safe where evaluating it half would not be.
  */
 import type { X509Certificate } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import {
+  BasicConstraints,
+  Certificate,
+  id_ce_authorityKeyIdentifier,
+  id_ce_basicConstraints,
+  id_ce_extKeyUsage,
+  id_ce_keyUsage,
+  id_ce_subjectAltName,
+  id_ce_subjectKeyIdentifier,
+} from '@peculiar/asn1-x509';
 
 /** Offered CA certificates between the leaf and the bundle: Istio and most PKIs need one or two. */
 export const MAX_INTERMEDIATES = 4;
@@ -20,15 +31,14 @@ export const MAX_INTERMEDIATES = 4;
 const CLIENT_AUTH_USAGE = '1.3.6.1.5.5.7.3.2';
 const ANY_EXTENDED_USAGE = '2.5.29.37.0';
 
-// Content bytes of the extension OIDs whose meaning is checked here or by OpenSSL's checkIssued.
-const BASIC_CONSTRAINTS = '551d13';
+// Extensions whose meaning is checked here or by OpenSSL's checkIssued.
 const HANDLED_EXTENSIONS = new Set([
-  BASIC_CONSTRAINTS,
-  '551d0f', // keyUsage
-  '551d25', // extKeyUsage
-  '551d11', // subjectAltName
-  '551d0e', // subjectKeyIdentifier
-  '551d23', // authorityKeyIdentifier
+  id_ce_basicConstraints,
+  id_ce_keyUsage,
+  id_ce_extKeyUsage,
+  id_ce_subjectAltName,
+  id_ce_subjectKeyIdentifier,
+  id_ce_authorityKeyIdentifier,
 ]);
 
 interface Extensions {
@@ -36,53 +46,14 @@ interface Extensions {
   readonly pathLength: number | undefined;
 }
 
-interface Tlv {
-  readonly tag: number;
-  readonly start: number;
-  readonly end: number;
-}
-
-/** One DER element at `offset`; throws on a length that runs past `limit`. */
-function tlv(der: Buffer, offset: number, limit: number): Tlv {
-  const tag = der[offset]!;
-  let length = der[offset + 1]!;
-  let start = offset + 2;
-  if (length & 0x80) {
-    const bytes = length & 0x7f;
-    if (bytes < 1 || bytes > 4) throw new Error('DER length');
-    length = 0;
-    for (let i = 0; i < bytes; i += 1) length = length * 256 + der[start + i]!;
-    start += bytes;
-  }
-  if (start + length > limit) throw new Error('DER overrun');
-  return { tag, start, end: start + length };
-}
-
-function children(der: Buffer, parent: Tlv): Tlv[] {
-  const items: Tlv[] = [];
-  for (let offset = parent.start; offset < parent.end; offset = items.at(-1)!.end) items.push(tlv(der, offset, parent.end));
-  return items;
-}
-
 /** The two facts Node's X509Certificate does not expose: pathLenConstraint, and critical extensions. */
 function readExtensions(certificate: X509Certificate): Extensions {
-  const der = certificate.raw;
-  const tbs = children(der, tlv(der, 0, der.length))[0]!;
-  const wrapper = children(der, tbs).find((field) => field.tag === 0xa3); // extensions [3]
-  if (!wrapper) return { unhandledCritical: false, pathLength: undefined };
+  const extensions = AsnConvert.parse(certificate.raw, Certificate).tbsCertificate.extensions ?? [];
   let unhandledCritical = false;
   let pathLength: number | undefined;
-  for (const extension of children(der, children(der, wrapper)[0]!)) {
-    const [oid, second, third] = children(der, extension);
-    const id = der.subarray(oid!.start, oid!.end).toString('hex');
-    const critical = second!.tag === 0x01 && der[second!.start] !== 0;
-    const value = third ?? second!;
-    if (critical && !HANDLED_EXTENSIONS.has(id)) unhandledCritical = true;
-    if (id === BASIC_CONSTRAINTS) {
-      const constraints = tlv(der, value.start, value.end);
-      const integer = children(der, constraints).find((field) => field.tag === 0x02);
-      if (integer) pathLength = integer.end - integer.start > 2 ? Number.MAX_SAFE_INTEGER : der.readUIntBE(integer.start, integer.end - integer.start);
-    }
+  for (const extension of extensions) {
+    if (extension.critical && !HANDLED_EXTENSIONS.has(extension.extnID)) unhandledCritical = true;
+    if (extension.extnID === id_ce_basicConstraints) pathLength = AsnConvert.parse(extension.extnValue, BasicConstraints).pathLenConstraint;
   }
   return { unhandledCritical, pathLength };
 }
