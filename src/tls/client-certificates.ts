@@ -3,7 +3,8 @@
  * mTLS listener, or from the forwarding header when the TCP peer is a trusted proxy. Enforces:
  * a chain counts as verified only against MTLS_CA_FILE as it reads now, never the system roots
  * (client-trust-anchors.ts follows the file; a cached verdict dies with the anchors it used); a
- * forwarded certificate is verified here too, whatever the proxy did; an expired or not-yet-valid
+ * forwarded certificate is verified here too, whatever the proxy did, through any chain the proxy
+ * forwarded with it (certificate-path.ts); an expired or not-yet-valid
  * certificate is reported as such so client authentication can refuse it; subject matching
  * per RFC 8705 section 2.1.2 (DN, or one SAN of the registered kind).
  */
@@ -13,16 +14,13 @@ import { BlockList, isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { MtlsSettings } from '../config/index.js';
+import { MAX_INTERMEDIATES, chainsToAnchor } from './certificate-path.js';
 import { ClientTrustAnchors } from './client-trust-anchors.js';
-import { TrustedProxies, forwardedCertificatePem } from './forwarded-certificate.js';
-
-// Extended key usages (RFC 5280 4.2.1.12): TLS client authentication, and "any".
-const CLIENT_AUTH_USAGE = '1.3.6.1.5.5.7.3.2';
-const ANY_EXTENDED_USAGE = '2.5.29.37.0';
+import { TrustedProxies, forwardedCertificates } from './forwarded-certificate.js';
 
 export interface PresentedCertificate {
   readonly certificate: X509Certificate;
-  /** The chain ends in a certificate from MTLS_CA_FILE. */
+  /** The chain reaches a CA certificate from MTLS_CA_FILE. */
   readonly verified: boolean;
   /** Now is within the certificate's validity period. */
   readonly current: boolean;
@@ -40,6 +38,9 @@ export type SubjectProperty =
 // ~0.2 ms, so the verdict is kept a while (validity dates are still checked on every request).
 const FORWARDED_CACHE_MAX = 512;
 const FORWARDED_CACHE_MS = 60_000;
+
+// OpenSSL's verdicts when the path stops short of a self-signed certificate in the bundle.
+const NO_ISSUER_FOUND = new Set(['UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
 
 function isCurrent(certificate: X509Certificate, now = Date.now()): boolean {
   return Date.parse(certificate.validFrom) <= now && now <= Date.parse(certificate.validTo);
@@ -86,8 +87,27 @@ export class ClientCertificates {
     if (!certificate) return undefined;
     // Node verified the chain against the listener's `ca`, which is MTLS_CA_FILE; without that
     // file it would have used the system roots, which prove nothing about a client.
-    const verified = this.#anchors.length > 0 && socket.authorized === true;
+    const verified = this.#anchors.length > 0 && (socket.authorized === true || this.reachesIntermediateAnchor(socket as TLSSocket, certificate));
     return { certificate, verified, current: isCurrent(certificate), via: 'tls' };
+  }
+
+  /**
+   * OpenSSL wants a path up to a self-signed root, and Node's TLS server cannot be told otherwise
+   * (it drops `allowPartialTrustChain`); but an intermediate in MTLS_CA_FILE ends a path, as it
+   * does for forwarded certificates. So where OpenSSL found no issuer — and only there — the
+   * certificates the client sent are checked as a forwarded chain would be.
+   */
+  private reachesIntermediateAnchor(socket: TLSSocket, leaf: X509Certificate): boolean {
+    // Node sets the OpenSSL code here, not an Error as its types say.
+    const reason = socket.authorizationError as unknown;
+    if (typeof reason !== 'string' || !NO_ISSUER_FOUND.has(reason)) return false;
+    const sent: X509Certificate[] = [];
+    for (let link = socket.getPeerCertificate(true).issuerCertificate; link?.raw && sent.length <= MAX_INTERMEDIATES + 1; link = link.issuerCertificate) {
+      const certificate = new X509Certificate(link.raw);
+      if (sent.some((seen) => seen.fingerprint256 === certificate.fingerprint256)) break;
+      sent.push(certificate);
+    }
+    return chainsToAnchor(leaf, sent, this.#anchors);
   }
 
   private fromHeader(req: IncomingMessage): PresentedCertificate | undefined {
@@ -100,33 +120,25 @@ export class ClientCertificates {
     if (cached && Date.now() - cached.at < FORWARDED_CACHE_MS && cached.anchors === this.#anchors) {
       return { certificate: cached.certificate, verified: cached.verified, current: isCurrent(cached.certificate), via: 'header' };
     }
-    const pem = forwardedCertificatePem(header);
-    if (!pem) {
+    const pems = forwardedCertificates(header);
+    if (!pems) {
       this.logger.warn({ header: forwarded.header }, 'forwarded client certificate header holds no certificate; ignored');
       return undefined;
     }
     let certificate: X509Certificate;
+    let intermediates: X509Certificate[];
     try {
-      certificate = new X509Certificate(pem);
+      certificate = new X509Certificate(pems.leaf);
+      intermediates = pems.intermediates.map((pem) => new X509Certificate(pem));
     } catch {
       this.logger.warn({ header: forwarded.header }, 'forwarded client certificate cannot be parsed; ignored');
       return undefined;
     }
     const anchors = this.#anchors;
-    const verified = this.chainsToAnchor(certificate, anchors);
+    const verified = chainsToAnchor(certificate, intermediates, anchors);
     if (this.#forwarded.size >= FORWARDED_CACHE_MAX) this.#forwarded.clear();
     this.#forwarded.set(header as string, { certificate, verified, at: Date.now(), anchors });
     return { certificate, verified, current: isCurrent(certificate), via: 'header' };
-  }
-
-  /**
-   * The leaf is signed by a CA certificate in MTLS_CA_FILE that is itself within its validity, and
-   * may be used for client authentication — what the handshake's own check asks of a certificate.
-   */
-  private chainsToAnchor(leaf: X509Certificate, anchors: readonly X509Certificate[]): boolean {
-    const usages = leaf.keyUsage; // Node names the extended key usages so
-    if (usages && !usages.includes(CLIENT_AUTH_USAGE) && !usages.includes(ANY_EXTENDED_USAGE)) return false;
-    return anchors.some((anchor) => anchor.ca && isCurrent(anchor) && leaf.checkIssued(anchor) && leaf.verify(anchor.publicKey));
   }
 }
 

@@ -2,18 +2,32 @@
  * Client certificates forwarded by a proxy or service-mesh sidecar that terminated mTLS
  * (FLOW-8). Enforces: the header counts only from a peer in TRUSTED_PROXIES — the TCP peer, not
  * anything the request says about itself; two formats, Envoy/Istio's x-forwarded-client-cert
- * (`...;Cert="<url-encoded PEM>"`) and nginx's URL-encoded PEM (`$ssl_client_escaped_cert`);
- * a header that names more than one certificate is no certificate: Envoy leaves values such as a
- * URI SAN unquoted, so a client certificate whose SAN reads `x,Cert="<someone else's PEM>"`
- * could otherwise pose as a second, nearer element; anything else is no certificate too.
+ * (`...;Cert="<url-encoded PEM>";Chain="<url-encoded PEMs, leaf first>"`) and nginx's
+ * URL-encoded PEM of the leaf alone (`$ssl_client_escaped_cert`); a header that names more than
+ * one certificate, or more than one chain, is no certificate: Envoy leaves values such as a URI
+ * SAN unquoted, so a client certificate whose SAN reads `x,Cert="<someone else's PEM>"` could
+ * otherwise pose as a second, nearer element; with both Cert and Chain the chain must start with
+ * that certificate; a chain longer than certificate-path.ts could use is no certificate either.
+ * The intermediates are only offered: certificate-path.ts decides whether they lead anywhere.
  */
 import { BlockList, isIP } from 'node:net';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
+import { MAX_INTERMEDIATES } from './certificate-path.js';
 
-const PEM = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
+const PEMS = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 const CERT_KEYS = /(^|[;,\s])cert=/gi;
+const CHAIN_KEYS = /(^|[;,\s])chain=/gi;
 const PEM_BEGINS = /-----BEGIN CERTIFICATE-----/g;
+// Leaf, the intermediates a path may use, and the root a client may send along.
+const MAX_CHAIN = MAX_INTERMEDIATES + 2;
+
+export interface ForwardedCertificates {
+  /** PEM of the client's certificate. */
+  readonly leaf: string;
+  /** PEMs the proxy saw the client send with it (XFCC `Chain`), in the order sent. */
+  readonly intermediates: readonly string[];
+}
 
 /** Peer addresses whose forwarded certificate header is believed. */
 export class TrustedProxies {
@@ -74,24 +88,47 @@ function decoded(value: string): string | undefined {
   }
 }
 
-/** The PEM of the forwarded leaf certificate in either format, or undefined. */
-export function forwardedCertificatePem(header: string | string[] | undefined): string | undefined {
-  if (typeof header !== 'string' || !header || header.length > 32 * 1024) return undefined;
-  const certKeys = header.match(CERT_KEYS)?.length ?? 0;
-  if (certKeys > 1) return undefined;
-  const text = decoded(certKeys ? (xfccCert(header) ?? '') : header);
-  if (!text || (text.match(PEM_BEGINS)?.length ?? 0) !== 1) return undefined;
-  const pem = text.match(PEM)?.[0];
-  if (!pem) return undefined;
-  // nginx's older $ssl_client_cert folds lines with tabs; PEM decoders want plain newlines.
-  const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
-  return `-----BEGIN CERTIFICATE-----\n${body.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
+/** The PEMs in URL-encoded text, re-wrapped; undefined unless it holds 1..max of them. */
+function pemsIn(encoded: string | undefined, max: number): string[] | undefined {
+  const text = encoded === undefined ? undefined : decoded(encoded);
+  if (!text) return undefined;
+  const count = text.match(PEM_BEGINS)?.length ?? 0;
+  const pems = text.match(PEMS) ?? [];
+  if (count < 1 || count > max || pems.length !== count) return undefined;
+  return pems.map((pem) => {
+    // nginx's older $ssl_client_cert folds lines with tabs; PEM decoders want plain newlines.
+    const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+    return `-----BEGIN CERTIFICATE-----\n${body.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
+  });
 }
 
-function xfccCert(header: string): string | undefined {
+/** The forwarded certificate and any chain that came with it, in either format, or undefined. */
+export function forwardedCertificates(header: string | string[] | undefined): ForwardedCertificates | undefined {
+  if (typeof header !== 'string' || !header || header.length > 32 * 1024) return undefined;
+  const certKeys = header.match(CERT_KEYS)?.length ?? 0;
+  const chainKeys = header.match(CHAIN_KEYS)?.length ?? 0;
+  if (certKeys > 1 || chainKeys > 1) return undefined;
+  if (!certKeys && !chainKeys) {
+    const [leaf] = pemsIn(header, 1) ?? [];
+    return leaf ? { leaf, intermediates: [] } : undefined;
+  }
+  const cert = certKeys ? pemsIn(xfccValue(header, 'cert'), 1)?.[0] : undefined;
+  const chain = chainKeys ? pemsIn(xfccValue(header, 'chain'), MAX_CHAIN) : undefined;
+  if ((certKeys && !cert) || (chainKeys && !chain)) return undefined;
+  if (cert && chain && chain[0] !== cert) return undefined;
+  const [leaf, ...intermediates] = chain ?? [cert!];
+  return { leaf: leaf!, intermediates };
+}
+
+/** The PEM of the forwarded leaf certificate in either format, or undefined. */
+export function forwardedCertificatePem(header: string | string[] | undefined): string | undefined {
+  return forwardedCertificates(header)?.leaf;
+}
+
+function xfccValue(header: string, key: 'cert' | 'chain'): string | undefined {
   for (const pair of splitOutsideQuotes(header, ',').flatMap((element) => splitOutsideQuotes(element, ';'))) {
     const equals = pair.indexOf('=');
-    if (equals > 0 && pair.slice(0, equals).trim().toLowerCase() === 'cert') return unquote(pair.slice(equals + 1));
+    if (equals > 0 && pair.slice(0, equals).trim().toLowerCase() === key) return unquote(pair.slice(equals + 1));
   }
   return undefined;
 }

@@ -7,7 +7,7 @@
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API, registerApi, registerClient, registerServiceClient } from '../support/fixtures.js';
+import { API, REDIRECT_URI, registerApi, registerClient, registerServiceClient } from '../support/fixtures.js';
 import { certificateDirectory, createAuthority, issueCertificate, issueServerCertificate, selfSignedCertificate, type Authority, type Issued } from '../support/certificates.js';
 import { createTestStorage, freePort, startTestServer, type DatabaseChoice, type TestServer, type TestStorage } from '../support/server.js';
 import { fetchWith, form, httpsRequest, tokenRequest, type TlsIdentity } from '../support/tls-client.js';
@@ -133,7 +133,40 @@ describe.each<DatabaseChoice>(['postgres', 'embedded'])('FLOW-8 mutual TLS (%s)'
       introspection_endpoint: `${f.mtlsUrl}/token/introspection`,
       revocation_endpoint: `${f.mtlsUrl}/token/revocation`,
       userinfo_endpoint: `${f.mtlsUrl}/me`,
+      pushed_authorization_request_endpoint: `${f.mtlsUrl}/request`,
     });
+  });
+
+  it('serves introspection, revocation, userinfo and PAR on the mTLS listener, authenticating by certificate', async () => {
+    const identity = as(f.certs['svc-dns']!);
+    const token = JSON.parse((await tokenRequest(`${f.mtlsUrl}/token`, identity, ccFields('svc-dns'))).body).access_token as string;
+    const call = (path: string, fields: Record<string, string>) => tokenRequest(`${f.mtlsUrl}${path}`, identity, fields);
+    const introspected = await call('/token/introspection', { client_id: 'svc-dns', token });
+    expect(introspected.status, introspected.body).toBe(200);
+    expect(JSON.parse(introspected.body)).toMatchObject({ active: true, cnf: { 'x5t#S256': f.certs['svc-dns']!.thumbprint } });
+    // The engine's userinfo, reached (not this port's 404): a client's own token names no user.
+    const userinfo = await httpsRequest(`${f.mtlsUrl}/me`, identity, { headers: { authorization: `Bearer ${token}` } });
+    expect(userinfo.status).toBe(401);
+    expect(userinfo.headers['www-authenticate']).toMatch(/^Bearer .*error="invalid_token"/);
+    expect((await call('/token/revocation', { client_id: 'svc-dns', token })).status).toBe(200);
+    expect(JSON.parse((await call('/token/introspection', { client_id: 'svc-dns', token })).body)).toEqual({ active: false });
+    // Without its certificate the same revocation call is refused.
+    expectInvalidClient(await tokenRequest(`${f.mtlsUrl}/token/revocation`, ca(), { client_id: 'svc-dns', token }));
+
+    await registerClient(f.server, {
+      client_id: 'svc-par',
+      token_endpoint_auth_method: 'tls_client_auth',
+      tls_client_auth_san_dns: 'svc-dns.internal',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: [REDIRECT_URI],
+      scope: 'openid',
+    });
+    const par = { client_id: 'svc-par', response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+    const pushed = await call('/request', par);
+    expect(pushed.status, pushed.body).toBe(201);
+    expect(JSON.parse(pushed.body).request_uri).toMatch(/^urn:ietf:params:oauth:request_uri:/);
+    expectInvalidClient(await tokenRequest(`${f.mtlsUrl}/request`, ca(), par));
   });
 
   it('openid-client gets a certificate-bound token with tls_client_auth through the advertised alias', async () => {

@@ -58,6 +58,32 @@ export function createAuthority(subject = '/CN=Gatehouse Test CA'): Authority {
   return { ...describe(readFileSync(certFile, 'utf8'), readFileSync(keyFile, 'utf8')), certFile, keyFile };
 }
 
+export interface IntermediateOptions {
+  readonly subject: string;
+  /** Days of validity; -1 makes one that has already expired. */
+  readonly days?: number;
+  /** false: signs like a CA (keyCertSign) but lacks basicConstraints CA:TRUE. */
+  readonly ca?: boolean;
+  /** basicConstraints pathlen: how many CA certificates may follow it down to a leaf. */
+  readonly pathLength?: number;
+  /** More extension lines in openssl's extfile form, e.g. `extendedKeyUsage=serverAuth`. */
+  readonly extensions?: readonly string[];
+}
+
+/** A CA certificate signed by `parent`: a service mesh's intermediate (Istio with a plugged-in CA). */
+export function createIntermediate(parent: Authority, options: IntermediateOptions): Authority {
+  const keyFile = scratch('intermediate.key');
+  const csrFile = scratch('intermediate.csr');
+  const certFile = scratch('intermediate.crt');
+  const extFile = scratch('intermediate.ext');
+  const constraints = options.ca === false ? [] : [`basicConstraints=critical,CA:TRUE${options.pathLength === undefined ? '' : `,pathlen:${options.pathLength}`}`];
+  writeFileSync(extFile, [...constraints, 'keyUsage=critical,keyCertSign,cRLSign', ...(options.extensions ?? [])].join('\n'));
+  openssl(['req', '-new', ...EC, '-keyout', keyFile, '-out', csrFile, '-subj', options.subject]);
+  openssl(['x509', '-req', '-in', csrFile, '-CA', parent.certFile, '-CAkey', parent.keyFile, '-set_serial', `0x${randomBytes(8).toString('hex')}`,
+    '-days', String(options.days ?? 30), '-extfile', extFile, '-out', certFile]);
+  return { ...describe(readFileSync(certFile, 'utf8'), readFileSync(keyFile, 'utf8')), certFile, keyFile };
+}
+
 function extensions(options: LeafOptions): string {
   const names = [
     ...(options.dns ?? []).map((value) => `DNS:${value}`),
