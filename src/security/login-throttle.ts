@@ -51,15 +51,16 @@ export class LoginThrottle {
    */
   async begin(username: string, ip: string): Promise<number> {
     const keys = this.keys(username, ip);
+    // While any wait runs the attempt is refused before anything is counted, so a refused
+    // attempt never starts or lengthens a wait on another counter (the same address's other
+    // names, or the account from other addresses).
+    const waits = await Promise.all(this.#counters.map((counter, i) => counter.wait.get(keys[i] ?? '')));
+    const running = Math.max(0, ...waits.map((res) => (res && res.consumedPoints > 1 ? Math.ceil(res.msBeforeNext / 1000) : 0)));
+    if (running > 0) return running;
     const counted: Counter[] = [];
     let wait = 0;
     for (const [i, counter] of this.#counters.entries()) {
       const key = keys[i] ?? '';
-      const before = await counter.wait.get(key);
-      if (before && before.consumedPoints > 1) {
-        wait = Math.max(wait, Math.ceil(before.msBeforeNext / 1000));
-        continue;
-      }
       const failures = (await counter.failures.penalty(key, 1)).consumedPoints;
       counted.push(counter);
       const excess = failures - counter.free;
@@ -67,6 +68,7 @@ export class LoginThrottle {
       try {
         await counter.wait.consume(key);
       } catch (blocked) {
+        // A parallel attempt started this wait a moment ago.
         wait = Math.max(wait, Math.ceil(((blocked as { msBeforeNext?: number }).msBeforeNext ?? 1000) / 1000));
         continue;
       }
