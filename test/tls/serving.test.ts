@@ -42,13 +42,15 @@ beforeAll(async () => {
   symlinkSync('..data/tls.crt', path.join(files.dir, 'tls.crt'));
   symlinkSync('..data/tls.key', path.join(files.dir, 'tls.key'));
   storage = await createTestStorage('postgres');
-  const port = await freePort();
+  const [port, mtlsPort] = [await freePort(), await freePort()];
   server = await startTestServer(storage, {
     PORT: String(port),
     ISSUER: `https://127.0.0.1:${port}`,
     TLS_CERT_FILE: path.join(files.dir, 'tls.crt'),
     TLS_KEY_FILE: path.join(files.dir, 'tls.key'),
     TLS_RELOAD_INTERVAL: '1',
+    // The mutual-TLS listener serves the same certificate under the same rules.
+    MTLS_PORT: String(mtlsPort),
   });
 });
 
@@ -59,6 +61,14 @@ afterAll(async () => {
 });
 
 const port = () => Number(new URL(server.gatehouse.url).port);
+const mtlsPort = () => server.config.mtls?.port ?? 0;
+/** The serial number of the certificate a fresh handshake on `listener` is shown. */
+async function servedSerial(listener: number): Promise<string> {
+  const socket = await handshake(listener, {});
+  const serial = socket.getPeerCertificate().serialNumber;
+  socket.destroy();
+  return serial;
+}
 
 describe('NET-1 TLS served by Gatehouse', () => {
   it('serves the issuer over https', async () => {
@@ -68,11 +78,13 @@ describe('NET-1 TLS served by Gatehouse', () => {
     expect(JSON.parse(answer.body).issuer).toBe(server.issuer);
   });
 
-  it('refuses a client that offers only TLS 1.1 or 1.0 (the server answers with a protocol_version alert)', async () => {
-    for (const version of ['TLSv1.1', 'TLSv1'] as const) {
-      // SECLEVEL=0 lets this client's OpenSSL really offer the old protocol.
-      const attempt = handshake(port(), { minVersion: version, maxVersion: version, ciphers: 'DEFAULT@SECLEVEL=0' });
-      await expect(attempt).rejects.toMatchObject({ code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' });
+  it('refuses a client that offers only TLS 1.1 or 1.0 (the server answers with a protocol_version alert), on both listeners', async () => {
+    for (const listener of [port(), mtlsPort()]) {
+      for (const version of ['TLSv1.1', 'TLSv1'] as const) {
+        // SECLEVEL=0 lets this client's OpenSSL really offer the old protocol.
+        const attempt = handshake(listener, { minVersion: version, maxVersion: version, ciphers: 'DEFAULT@SECLEVEL=0' });
+        await expect(attempt).rejects.toMatchObject({ code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' });
+      }
     }
   });
 
@@ -85,11 +97,13 @@ describe('NET-1 TLS served by Gatehouse', () => {
     }
   });
 
-  it('offers only forward-secret AEAD suites under TLS 1.2', async () => {
-    await expect(handshake(port(), { maxVersion: 'TLSv1.2', ciphers: 'AES128-SHA:AES256-GCM-SHA384' })).rejects.toThrow();
-    const socket = await handshake(port(), { maxVersion: 'TLSv1.2' });
-    expect(socket.getCipher().name).toMatch(/^ECDHE-(ECDSA|RSA)-(AES\d+-GCM|CHACHA20-POLY1305)/);
-    socket.destroy();
+  it('offers only forward-secret AEAD suites under TLS 1.2, on both listeners', async () => {
+    for (const listener of [port(), mtlsPort()]) {
+      await expect(handshake(listener, { maxVersion: 'TLSv1.2', ciphers: 'AES128-SHA:AES256-GCM-SHA384' })).rejects.toThrow();
+      const socket = await handshake(listener, { maxVersion: 'TLSv1.2' });
+      expect(socket.getCipher().name).toMatch(/^ECDHE-(ECDSA|RSA)-(AES\d+-GCM|CHACHA20-POLY1305)/);
+      socket.destroy();
+    }
   });
 
   it('never asks for a client certificate on the main listener', async () => {
@@ -152,6 +166,8 @@ describe('NET-1 certificate renewal without a restart', () => {
     expect(after.serverSerial).toBe(initialSerial);
     keepAlive.destroy();
     expect(server.logs.join('')).toContain('TLS certificate reloaded');
+    // The mutual-TLS listener's new handshakes get the renewed certificate too.
+    expect(await servedSerial(mtlsPort())).toBe(renewed.serialNumber);
   }, 60_000);
 
   it('keeps the current certificate when the new files are broken, and logs why', async () => {
