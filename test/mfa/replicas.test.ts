@@ -1,14 +1,16 @@
 /**
  * MFA on two replicas of one PostgreSQL (OPS-4): a sign-in whose password went to one replica
- * finishes with its code on the other; a code accepted by one is refused by the other; a
- * challenge stored by one is taken once, by either.
+ * finishes with its code on the other; a code accepted by one is refused by the other; a passkey
+ * challenge issued by one is answered at the other, once; a challenge stored by one is taken
+ * once, by either.
  */
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpBrowser } from '../support/browser-over-http.js';
 import { REDIRECT_URI, registerApi, registerSpaClient, registerUser } from '../support/fixtures.js';
-import { createTestStorage, freePort, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
+import { createTestStorage, freePort, loggedEvents, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
 import { discoverClient } from '../support/sign-in.js';
+import { addSoftwarePasskey } from '../support/software-passkey.js';
 import { currentStep, totpCode } from '../support/totp.js';
 
 let storage: TestStorage;
@@ -40,7 +42,8 @@ function sameBrowserVia(from: HttpBrowser, to: TestServer): HttpBrowser {
   return moved;
 }
 
-async function passwordOnA(browser: HttpBrowser, user: { username: string; password: string }): Promise<string> {
+/** A new sign-in on replica A, at its login page: the interaction id. */
+async function loginPageOnA(browser: HttpBrowser): Promise<string> {
   const spa = await discoverClient(a, 'spa');
   const url = oidc.buildAuthorizationUrl(spa, {
     redirect_uri: REDIRECT_URI,
@@ -50,7 +53,11 @@ async function passwordOnA(browser: HttpBrowser, user: { username: string; passw
     state: 's',
   });
   const login = await browser.follow(url, issuer);
-  const uid = login.url.pathname.split('/')[2] ?? '';
+  return login.url.pathname.split('/')[2] ?? '';
+}
+
+async function passwordOnA(browser: HttpBrowser, user: { username: string; password: string }): Promise<string> {
+  const uid = await loginPageOnA(browser);
   const next = await browser.follow(`${issuer}/interaction/${uid}/login`, issuer, { form: { username: user.username, password: user.password } });
   expect(await next.page?.text()).toContain('Two-step verification');
   return uid;
@@ -76,6 +83,30 @@ describe('MFA-2 across replicas', () => {
     const otherUid = await passwordOnA(again, user);
     const replay = await again.request(`${issuer}/interaction/${otherUid}/second-factor`, { form: { code } });
     expect(replay.status).toBe(401);
+  });
+
+  it('answers on replica B a passkey challenge issued by replica A, once: the same assertion is then refused at A', async () => {
+    const user = await registerUser(a, 'yuri');
+    const passkey = await addSoftwarePasskey(a.gatehouse.services.passkeys, user.account.id, issuer);
+    const onA = new HttpBrowser();
+    const uid = await loginPageOnA(onA);
+    const options = await onA.request(`${issuer}/interaction/${uid}/passkey/options`, { method: 'POST' });
+    expect(options.status).toBe(200);
+    const { challenge } = (await options.json()) as { challenge: string };
+    const assertion = passkey.assertionForm(challenge);
+
+    const onB = sameBrowserVia(onA, b);
+    const signedIn = await onB.request(`${issuer}/interaction/${uid}/passkey`, { form: assertion });
+    expect(signedIn.status).toBe(303);
+    expect(loggedEvents(b, 'passkey_sign_in_succeeded')).toEqual([expect.objectContaining({ accountId: user.account.id })]);
+
+    // The same valid assertion for the same, still open, interaction: its challenge is spent.
+    const replayed = await onA.request(`${issuer}/interaction/${uid}/passkey`, { form: assertion });
+    expect(replayed.status).toBe(401);
+    expect(loggedEvents(a, 'passkey_sign_in_failed')).toEqual([expect.objectContaining({ reason: 'no_challenge', accountId: user.account.id })]);
+
+    const next = await onB.follow(new URL(signedIn.headers.get('location') ?? '', issuer), issuer);
+    expect(await next.page?.text()).toContain('/confirm"');
   });
 
   it('a challenge stored by one replica is taken once, by either', async () => {

@@ -1,13 +1,16 @@
 /**
  * FLOW-11: clients that register themselves (RFC 7591) and manage their registration (RFC 7592)
  * in `open` mode, on PostgreSQL and on the embedded database: what the engine's own
- * registration tests check, held by Gatehouse's storage, plus the registration policy.
+ * registration tests check, held by Gatehouse's storage, plus the registration policy; registered
+ * clients show as such wherever clients are listed (service, CLI, admin API).
  */
 import net from 'node:net';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_API } from '../../src/admin/admin-api.js';
 import { HttpBrowser } from '../support/browser-over-http.js';
-import { API, registerApi, registerClient, registerUser } from '../support/fixtures.js';
+import { API, registerApi, registerClient, registerServiceClient, registerUser } from '../support/fixtures.js';
+import { runToEnd } from '../support/process.js';
 import { createTestStorage, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
 
 const REDIRECT = 'https://rp.test.example/cb';
@@ -307,13 +310,32 @@ describe.each(['postgres', 'embedded'] as const)('FLOW-11 dynamic client registr
     for (const secret of [String(client['client_secret']), client.registration_access_token, updated.registration_access_token]) expect(logs).not.toContain(secret);
   });
 
-  it('lists registered clients as registered, beside imported ones', async () => {
+  it('lists registered clients as registered, beside imported ones, in the CLI and the admin API', async () => {
     const client = await registered({ redirect_uris: [REDIRECT], client_name: 'Listed' });
     await registerClient(server, { client_id: 'imported-app', redirect_uris: [REDIRECT] });
-    const listed = await server.gatehouse.services.clients.list();
-    expect(listed.find((c) => c.clientId === client.client_id)).toMatchObject({ origin: 'registration', clientName: 'Listed' });
-    expect(listed.find((c) => c.clientId === 'imported-app')).toMatchObject({ origin: 'operator' });
-  });
+    const expectOrigins = (listed: readonly { clientId: string; origin?: string; clientName?: string }[]) => {
+      expect(listed.find((c) => c.clientId === client.client_id)).toMatchObject({ origin: 'registration', clientName: 'Listed' });
+      expect(listed.find((c) => c.clientId === 'imported-app')).toMatchObject({ origin: 'operator' });
+    };
+    expectOrigins(await server.gatehouse.services.clients.list());
+
+    // `gatehouse clients list`, a separate process, as the operator runs it and reads it: ORIGIN is the last column.
+    const cli = await runToEnd('src/cli/main.ts', ['clients', 'list'], { ...storage.env, ISSUER: server.issuer });
+    expect(cli.code, cli.stderr).toBe(0);
+    const rows = cli.stdout.split('\n');
+    expect(rows[0]).toMatch(/ ORIGIN$/);
+    expect(rows.find((row) => row.startsWith(`${client.client_id} `))).toMatch(/ registration$/);
+    expect(rows.find((row) => row.startsWith('imported-app '))).toMatch(/ operator$/);
+
+    // GET /admin/v1/clients, with a token of the admin API.
+    const reader = await registerServiceClient(server, 'dcr-admin-reader', 'admin:read');
+    const config = await oidc.discovery(new URL(server.issuer), reader.clientId, undefined, oidc.ClientSecretBasic(reader.secret), { execute: [oidc.allowInsecureRequests] });
+    const { access_token: token } = await oidc.clientCredentialsGrant(config, { resource: ADMIN_API, scope: 'admin:read' });
+    const admin = await fetch(`${server.issuer}/admin/v1/clients`, { headers: { authorization: `Bearer ${token}` } });
+    expect(admin.status).toBe(200);
+    expectOrigins((await admin.json()) as { clientId: string; origin: string }[]);
+    // The CLI is a whole process (tsx, database connection): slow on a loaded two-core machine.
+  }, 60_000);
 
   it('a client registered through openid-client completes a login with PKCE', async () => {
     const { username, password } = await registerUser(server, `dcr-${kind}`);

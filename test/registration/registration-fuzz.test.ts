@@ -1,15 +1,12 @@
 /**
  * API-3 for FLOW-11: whatever metadata a registration or an RFC 7592 update carries, the answer
  * is a 201/200 or a clear 4xx, never a 5xx; a refused request stores nothing, and anything
- * stored passes the operator client schema.
+ * stored passes the operator client schema. On PostgreSQL and on the embedded database.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientMetadataSchema } from '../../src/clients/schema.js';
-import { createTestStorage, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
-
-let storage: TestStorage;
-let server: TestServer;
+import { createTestStorage, startTestServer, type DatabaseChoice, type TestServer, type TestStorage } from '../support/server.js';
 
 const FIELDS = [
   'redirect_uris',
@@ -77,71 +74,76 @@ const body = fc.oneof(
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
 );
 
-beforeAll(async () => {
-  storage = await createTestStorage('postgres');
-  server = await startTestServer(storage, {
-    REGISTRATION: 'open',
-    REGISTRATION_GRANT_TYPES: 'authorization_code,refresh_token,client_credentials',
-    RATE_LIMIT_REGISTRATION_PER_HOUR: '1000000',
-    RATE_LIMIT_IP_PER_MINUTE: '1000000',
-    LOG_LEVEL: 'warn',
-  });
-});
+describe.each<DatabaseChoice>(['postgres', 'embedded'])('on %s', (kind) => {
+  let storage: TestStorage;
+  let server: TestServer;
 
-afterAll(async () => {
-  await server?.stop();
-  await storage?.dispose();
-});
-
-async function storedClientsAreValid(): Promise<void> {
-  const rows = (await server.gatehouse.services.db.knex('clients').select('client_id', 'metadata')) as { client_id: string; metadata: Record<string, unknown> }[];
-  for (const row of rows) expect(clientMetadataSchema.safeParse({ ...row.metadata, client_id: row.client_id }).success, row.client_id).toBe(true);
-}
-
-describe('API-3 fuzzing the registration endpoints', () => {
-  it('answers every registration with 201 or a 4xx, and stores only valid clients', async () => {
-    await fc.assert(
-      fc.asyncProperty(body, async (text) => {
-        const before = (await server.gatehouse.services.clients.list()).length;
-        const response = await fetch(`${server.issuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
-        const answer = await response.text();
-        expect(response.status, answer).toBeLessThan(500);
-        expect(answer).not.toMatch(/at .*\.(ts|js):\d+/);
-        const after = (await server.gatehouse.services.clients.list()).length;
-        expect(after).toBe(response.status === 201 ? before + 1 : before);
-      }),
-      { numRuns: 250 },
-    );
-    await storedClientsAreValid();
+  beforeAll(async () => {
+    storage = await createTestStorage(kind);
+    server = await startTestServer(storage, {
+      REGISTRATION: 'open',
+      REGISTRATION_GRANT_TYPES: 'authorization_code,refresh_token,client_credentials',
+      RATE_LIMIT_REGISTRATION_PER_HOUR: '1000000',
+      RATE_LIMIT_IP_PER_MINUTE: '1000000',
+      LOG_LEVEL: 'warn',
+    });
   });
 
-  it('answers every update with 200 or a 4xx, leaving a refused update without effect', async () => {
-    const created = (await (
-      await fetch(`${server.issuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['https://rp.test.example/cb'] }) })
-    ).json()) as { client_id: string; registration_access_token: string };
-    let token = created.registration_access_token;
-    await fc.assert(
-      fc.asyncProperty(body, async (text) => {
-        const before = await server.gatehouse.services.clients.metadata(created.client_id);
-        let sent = text;
-        try {
-          const parsed = JSON.parse(text) as unknown;
-          if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) sent = JSON.stringify({ ...parsed, client_id: created.client_id });
-        } catch {
-          // not JSON: sent as it is
-        }
-        const response = await fetch(`${server.issuer}/reg/${created.client_id}`, {
-          method: 'PUT',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: sent,
-        });
-        const answer = await response.text();
-        expect(response.status, answer).toBeLessThan(500);
-        if (response.status === 200) token = (JSON.parse(answer) as { registration_access_token: string }).registration_access_token;
-        else expect(await server.gatehouse.services.clients.metadata(created.client_id)).toEqual(before);
-      }),
-      { numRuns: 200 },
-    );
-    await storedClientsAreValid();
+  afterAll(async () => {
+    await server?.stop();
+    await storage?.dispose();
+  });
+
+  async function storedClientsAreValid(): Promise<void> {
+    const rows = (await server.gatehouse.services.db.knex('clients').select('client_id', 'metadata')) as { client_id: string; metadata: Record<string, unknown> }[];
+    for (const row of rows) expect(clientMetadataSchema.safeParse({ ...row.metadata, client_id: row.client_id }).success, row.client_id).toBe(true);
+  }
+
+  describe('API-3 fuzzing the registration endpoints', () => {
+    it('answers every registration with 201 or a 4xx, and stores only valid clients', async () => {
+      await fc.assert(
+        fc.asyncProperty(body, async (text) => {
+          const before = (await server.gatehouse.services.clients.list()).length;
+          const response = await fetch(`${server.issuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+          const answer = await response.text();
+          expect(response.status, answer).toBeLessThan(500);
+          expect(answer).not.toMatch(/at .*\.(ts|js):\d+/);
+          const after = (await server.gatehouse.services.clients.list()).length;
+          expect(after).toBe(response.status === 201 ? before + 1 : before);
+        }),
+        { numRuns: 250 },
+      );
+      await storedClientsAreValid();
+    });
+
+    it('answers every update with 200 or a 4xx, leaving a refused update without effect', async () => {
+      const created = (await (
+        await fetch(`${server.issuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['https://rp.test.example/cb'] }) })
+      ).json()) as { client_id: string; registration_access_token: string };
+      let token = created.registration_access_token;
+      await fc.assert(
+        fc.asyncProperty(body, async (text) => {
+          const before = await server.gatehouse.services.clients.metadata(created.client_id);
+          let sent = text;
+          try {
+            const parsed = JSON.parse(text) as unknown;
+            if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) sent = JSON.stringify({ ...parsed, client_id: created.client_id });
+          } catch {
+            // not JSON: sent as it is
+          }
+          const response = await fetch(`${server.issuer}/reg/${created.client_id}`, {
+            method: 'PUT',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: sent,
+          });
+          const answer = await response.text();
+          expect(response.status, answer).toBeLessThan(500);
+          if (response.status === 200) token = (JSON.parse(answer) as { registration_access_token: string }).registration_access_token;
+          else expect(await server.gatehouse.services.clients.metadata(created.client_id)).toEqual(before);
+        }),
+        { numRuns: 200 },
+      );
+      await storedClientsAreValid();
+    });
   });
 });
