@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
 import * as oidc from 'openid-client';
-import { RefreshSerializer } from './refresh-serializer.js';
+import { RefreshSerializer, SessionEnded } from './refresh-serializer.js';
 import { CookieSealer, LOGIN_COOKIE, REFRESH_COOKIE, setCookieHeader } from './sealed-cookies.js';
 import { staticPages } from './static-pages.js';
 
@@ -170,7 +170,7 @@ export function bffApp(options: BffOptions): Koa {
       ctx.append('Set-Cookie', setCookieHeader(REFRESH_COOKIE, refreshed.cookie));
       ctx.body = { access_token: refreshed.accessToken, token_type: 'Bearer', expires_in: refreshed.expiresIn, user: refreshed.user };
     } catch (error) {
-      if (!(error instanceof SignedOut)) throw error;
+      if (!(error instanceof SignedOut || error instanceof SessionEnded)) throw error;
       ctx.append('Set-Cookie', setCookieHeader(REFRESH_COOKIE, undefined));
       ctx.status = 401;
       ctx.body = { error: 'signed_out' };
