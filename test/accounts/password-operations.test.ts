@@ -14,6 +14,7 @@ import { HttpBrowser } from '../support/browser-over-http.js';
 import { REDIRECT_URI, registerApi, registerSpaClient, registerUser } from '../support/fixtures.js';
 import { createTestStorage, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
 import { runToEnd } from '../support/process.js';
+import { signInAndRedeem } from '../support/sign-in.js';
 
 let storage: TestStorage;
 let server: TestServer;
@@ -35,16 +36,7 @@ afterAll(async () => {
 });
 
 async function signIn(user: { username: string; password: string }, browser = new HttpBrowser()) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const url = oidc.buildAuthorizationUrl(spa, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid offline_access',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state: 'st',
-  });
-  const callback = await browser.authorize(url, server.issuer, user);
-  const tokens = await oidc.authorizationCodeGrant(spa, callback, { pkceCodeVerifier: verifier, expectedState: 'st' });
+  const { tokens } = await signInAndRedeem(server, spa, user, { scope: 'openid offline_access' }, browser);
   return { browser, refreshToken: tokens.refresh_token ?? '' };
 }
 

@@ -11,10 +11,10 @@ import { registerClients } from '../../src/clients/register.js';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { MasterSecret } from '../../src/security/master-secret.js';
 import { DPOP_SIGNING_ALGS } from '../../src/provider/dpop.js';
-import { HttpBrowser } from '../support/browser-over-http.js';
 import { dpopKey, hmacProof, proof, unsignedProof, type DpopKey } from '../support/dpop.js';
 import { API, REDIRECT_URI, registerApi, registerClient, registerServiceClient, registerSpaClient, registerUser } from '../support/fixtures.js';
 import { spawnGatehouse, type GatehouseProcess } from '../support/process.js';
+import { signInAndRedeem } from '../support/sign-in.js';
 import { createTestStorage, freePort, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
 
 let storage: TestStorage;
@@ -125,16 +125,7 @@ describe('FLOW-8 DPoP-bound tokens', () => {
     const key = await dpopKey();
     const spa = await discover('spa', oidc.None());
     const dpop = oidc.getDPoPHandle(spa, key);
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(spa, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid offline_access',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state: 'st',
-    });
-    const callback = await new HttpBrowser().authorize(url, server.issuer, user);
-    const tokens = await oidc.authorizationCodeGrant(spa, callback, { pkceCodeVerifier: verifier, expectedState: 'st' }, undefined, { DPoP: dpop });
+    const { tokens } = await signInAndRedeem(server, spa, user, { scope: 'openid offline_access' }, undefined, { DPoP: dpop });
     expect(tokens.token_type).toBe('dpop');
     expect(await introspect(tokens.access_token)).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: key.thumbprint } });
     expect(await introspect(tokens.refresh_token ?? '')).toMatchObject({ active: true, cnf: { jkt: key.thumbprint } });

@@ -6,10 +6,10 @@
  */
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpBrowser } from '../support/browser-over-http.js';
-import { REDIRECT_URI, registerSpaClient, registerUser } from '../support/fixtures.js';
+import { registerSpaClient, registerUser } from '../support/fixtures.js';
 import { certificateDirectory, createAuthority, issueCertificate, type Issued } from '../support/certificates.js';
 import { createTestStorage, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
+import { signInAndRedeem } from '../support/sign-in.js';
 
 const XFCC = 'x-forwarded-client-cert';
 let storage: TestStorage;
@@ -48,18 +48,7 @@ describe('FLOW-8 certificate-bound tokens of a public client', () => {
   it('binds the access and refresh tokens to the certificate that redeemed the code', async () => {
     const discovered = await oidc.discovery(new URL(server.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
     const client = clientWith(mine, discovered);
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(client, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid profile offline_access',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      prompt: 'consent',
-    });
-    const callback = await new HttpBrowser().authorize(url, server.issuer, user);
-    const tokens = await oidc.authorizationCodeGrant(client, callback, { pkceCodeVerifier: verifier, expectedState: state });
+    const { tokens } = await signInAndRedeem(server, client, user, { scope: 'openid profile offline_access', prompt: 'consent' });
     expect(tokens.refresh_token).toEqual(expect.any(String));
 
     const userinfo = (cert: Issued | undefined) =>

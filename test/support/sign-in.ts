@@ -26,6 +26,8 @@ export async function signInAndRedeem(
   user: { username: string; password: string; secondFactor?: (page: string) => Record<string, string> },
   params: Record<string, string> = {},
   browser = new HttpBrowser(),
+  /** For a sender-constrained exchange (DPoP). */
+  exchange?: oidc.DPoPOptions,
 ): Promise<SignedIn> {
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
@@ -40,6 +42,6 @@ export async function signInAndRedeem(
     ...params,
   });
   const callback = await browser.authorize(url, server.issuer, user);
-  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce }, undefined, exchange);
   return { callback, verifier, state, nonce, browser, tokens };
 }
