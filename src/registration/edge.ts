@@ -8,7 +8,7 @@
  */
 import type { Middleware } from 'koa';
 import type { ClientStore } from '../clients/store.js';
-import { BodyTooLarge, readFormBody, replaceBody } from '../security/request-body.js';
+import { readBodyOrRefuse, replaceBody } from '../security/request-body.js';
 
 const CLIENT_CONFIGURATION = /^\/reg\/([^/]+)\/?$/i;
 
@@ -17,16 +17,11 @@ export function registrationUpdates(clients: Pick<ClientStore, 'find' | 'verifyS
     if (ctx.method !== 'PUT') return next();
     const match = CLIENT_CONFIGURATION.exec(ctx.path);
     if (!match?.[1] || !ctx.is('application/json')) return next();
-    let body: Buffer;
-    try {
-      body = await readFormBody(ctx.req);
-    } catch (error) {
-      // Over the limit: the one 413 answer of the error boundary, as on every endpoint.
-      if (error instanceof BodyTooLarge) throw error;
+    const body = await readBodyOrRefuse(ctx.req, () => {
       ctx.status = 400;
       ctx.body = { error: 'invalid_request', error_description: 'the request body could not be read' };
-      return;
-    }
+    });
+    if (!body) return;
     replaceBody(ctx, (await withoutMatchingSecret(body, match[1], clients)) ?? body);
     return next();
   };

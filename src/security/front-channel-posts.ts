@@ -7,7 +7,7 @@
  * bounded; anything but a form is refused with a clear 4xx.
  */
 import type { Middleware } from 'koa';
-import { BodyTooLarge, readFormBody } from './request-body.js';
+import { BodyTooLarge, readBodyOrRefuse } from './request-body.js';
 import { endpointOf } from './token-requests.js';
 
 const FRONT_CHANNEL_ENDPOINTS = new Set(['/auth', '/session/end']);
@@ -25,17 +25,12 @@ export function frontChannelPostAsGet(): Middleware {
       ctx.body = 'This endpoint accepts GET, or POST with an application/x-www-form-urlencoded form.';
       return;
     }
-    let body: Buffer;
-    try {
-      body = await readFormBody(ctx.req);
-    } catch (error) {
-      // Over the limit: the one 413 answer of the error boundary, as on every endpoint.
-      if (error instanceof BodyTooLarge) throw error;
+    const body = await readBodyOrRefuse(ctx.req, () => {
       ctx.status = 400;
       ctx.type = 'text/plain';
       ctx.body = 'The request could not be read.';
-      return;
-    }
+    });
+    if (!body) return;
     // Re-encoded (not copied), so the Location is a well-formed URL; repeated names stay
     // repeated for the engine to refuse as it does on GET.
     const params = new URLSearchParams(ctx.querystring);
