@@ -8,7 +8,7 @@
  */
 import type { Middleware } from 'koa';
 import type { ClientStore } from '../clients/store.js';
-import { readBodyOrRefuse, replaceBody } from '../security/request-body.js';
+import { readFormBody, replaceBody } from '../security/request-body.js';
 
 const CLIENT_CONFIGURATION = /^\/reg\/([^/]+)\/?$/i;
 
@@ -17,11 +17,8 @@ export function registrationUpdates(clients: Pick<ClientStore, 'find' | 'verifyS
     if (ctx.method !== 'PUT') return next();
     const match = CLIENT_CONFIGURATION.exec(ctx.path);
     if (!match?.[1] || !ctx.is('application/json')) return next();
-    const body = await readBodyOrRefuse(ctx.req, () => {
-      ctx.status = 400;
-      ctx.body = { error: 'invalid_request', error_description: 'the request body could not be read' };
-    });
-    if (!body) return;
+    // Over the limit (413) or unreadable (400): answered by the error boundary, as on every endpoint.
+    const body = await readFormBody(ctx.req);
     replaceBody(ctx, (await withoutMatchingSecret(body, match[1], clients)) ?? body);
     return next();
   };

@@ -7,7 +7,7 @@
  * bounded; anything but a form is refused with a clear 4xx.
  */
 import type { Middleware } from 'koa';
-import { BodyTooLarge, readBodyOrRefuse } from './request-body.js';
+import { BodyTooLarge, readFormBody } from './request-body.js';
 import { endpointOf } from './token-requests.js';
 
 const FRONT_CHANNEL_ENDPOINTS = new Set(['/auth', '/session/end']);
@@ -25,12 +25,8 @@ export function frontChannelPostAsGet(): Middleware {
       ctx.body = 'This endpoint accepts GET, or POST with an application/x-www-form-urlencoded form.';
       return;
     }
-    const body = await readBodyOrRefuse(ctx.req, () => {
-      ctx.status = 400;
-      ctx.type = 'text/plain';
-      ctx.body = 'The request could not be read.';
-    });
-    if (!body) return;
+    // Over the limit (413) or unreadable (400): answered by the error boundary, as on every endpoint.
+    const body = await readFormBody(ctx.req);
     // Re-encoded (not copied), so the Location is a well-formed URL; repeated names stay
     // repeated for the engine to refuse as it does on GET.
     const params = new URLSearchParams(ctx.querystring);

@@ -42,21 +42,6 @@ export async function readFormBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks, size);
 }
 
-/**
- * An edge step's read of the body: over the limit stays BodyTooLarge (the boundary's one 413); a
- * body that cannot be read (broken chunking, a client gone) is answered by `refuse`, and then
- * undefined comes back.
- */
-export async function readBodyOrRefuse(req: IncomingMessage, refuse: () => void): Promise<Buffer | undefined> {
-  try {
-    return await readFormBody(req);
-  } catch (error) {
-    if (error instanceof BodyTooLarge) throw error;
-    refuse();
-    return undefined;
-  }
-}
-
 export function parseForm(body: Buffer): Record<string, string | string[] | undefined> {
   return parse(body.toString('utf8'));
 }
