@@ -18,6 +18,7 @@ import { passkeySignIn, type RelyingParty } from '../mfa/webauthn.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import { assertionFromForm, claimedBy, throttleName, verifyAssertion } from './passkey-assertion.js';
+import { pageClient } from './page-client.js';
 import { sendPage } from './respond.js';
 import { loginPage } from './views/pages.js';
 
@@ -53,12 +54,8 @@ export function registerPasskeySignIn(router: Router, deps: PasskeySignInDepende
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name !== 'login') ctx.throw(400, 'this sign-in step is already complete');
     const response = assertionFromForm(ctx.request.body);
-    const client = await provider.Client.find(String(details.params['client_id']));
-    const answer = (status: number, error: string) =>
-      sendPage(ctx, loginPage({ uid: details.uid, clientName: client?.clientName ?? client?.clientId ?? 'the application', error }), {
-        status,
-        formTargets: client?.redirectUris ?? [],
-      });
+    const { client, clientName, formTargets } = await pageClient(provider, details);
+    const answer = (status: number, error: string) => sendPage(ctx, loginPage({ uid: details.uid, clientName, error }), { status, formTargets });
     const fail = (reason: string, accountId?: string) => {
       deps.metrics?.secondFactors.inc({ method: 'passkey', result: 'failed' });
       deps.logger.warn({ event: 'passkey_sign_in_failed', reason, accountId, clientId: client?.clientId, ip: ctx.ip }, 'passkey sign-in failed');

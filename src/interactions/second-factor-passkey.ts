@@ -18,6 +18,7 @@ import type { InteractionState } from '../mfa/interaction-states.js';
 import { assertionFromForm, claimedBy, verifyAssertion } from './passkey-assertion.js';
 import type { PasskeySignInDependencies } from './passkey-sign-in.js';
 import { PASSKEY_METHODS, PENDING_SECOND_FACTOR, secondFactorLogin, type PendingSecondFactor } from './pending-second-factor.js';
+import { pageClient } from './page-client.js';
 import { sendPage } from './respond.js';
 import type { SecondFactorSignIn } from './second-factor.js';
 
@@ -72,11 +73,10 @@ export function registerSecondFactorPasskey(router: Router, deps: SecondFactorPa
     const step = await codeStep(deps, details);
     if (!step) ctx.throw(400, EXPIRED);
     const { account, pending } = step;
-    const client = await provider.Client.find(String(details.params['client_id']));
-    const clientName = client?.clientName ?? client?.clientId ?? 'the application';
+    const { client, clientName, formTargets } = await pageClient(provider, details);
     const retry = async (status: number, error: string) => {
       const page = await deps.secondFactor.pendingPage(details, clientName, error);
-      if (page) sendPage(ctx, page, { status, formTargets: client?.redirectUris ?? [] });
+      if (page) sendPage(ctx, page, { status, formTargets });
     };
     // Single use: taken before anything else, so a replayed or parallel answer finds no challenge.
     const challenge = await deps.states.take<{ challenge: string }>(details.uid, PURPOSE);

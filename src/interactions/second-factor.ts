@@ -21,6 +21,7 @@ import type { PasskeyStore } from '../mfa/passkeys.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import { ValidationError, describeIssues } from '../validation.js';
+import { pageClient } from './page-client.js';
 import { sendPage } from './respond.js';
 import type { SafeHtml } from './views/html.js';
 import { enrolledPage, secondFactorPage, totpEnrolmentPage } from './views/second-factor.js';
@@ -160,9 +161,7 @@ export class SecondFactorSignIn {
     const pending = await deps.states.get<PendingSecondFactor>(details.uid, PURPOSE);
     const account = pending?.accountId ? await deps.accounts.findById(pending.accountId) : undefined;
     if (!pending || !account || account.disabled) ctx.throw(400, 'This sign-in has expired. Go back to the application and start again.');
-    const client = await provider.Client.find(String(details.params['client_id']));
-    const clientName = client?.clientName ?? client?.clientId ?? 'the application';
-    const formTargets = client?.redirectUris ?? [];
+    const { client, clientName, formTargets } = await pageClient(provider, details);
     const method = 'code' in parsed.data ? 'totp' : 'recovery_code';
     const retry = async (status: number, error: string) => {
       const page = await this.pendingPage(details, clientName, error);
@@ -209,9 +208,7 @@ export class SecondFactorSignIn {
     const pending = await deps.states.get<PendingSecondFactor>(details.uid, PURPOSE);
     const account = pending?.accountId ? await deps.accounts.findById(pending.accountId) : undefined;
     if (!pending?.payload.enrol || pending.payload.stepUp || !account || account.disabled) ctx.throw(400, 'This sign-in has expired. Go back to the application and start again.');
-    const client = await provider.Client.find(String(details.params['client_id']));
-    const clientName = client?.clientName ?? client?.clientId ?? 'the application';
-    const formTargets = client?.redirectUris ?? [];
+    const { client, clientName, formTargets } = await pageClient(provider, details);
     const retry = async (status: number, error: string) => {
       const page = await this.pendingPage(details, clientName, error);
       if (page) sendPage(ctx, page, { status, formTargets });

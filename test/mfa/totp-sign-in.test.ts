@@ -8,7 +8,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACR_MFA, ACR_PASSWORD } from '../../src/accounts/authentication-context.js';
 import { HttpBrowser } from '../support/browser-over-http.js';
-import { REDIRECT_URI, registerApi, registerSpaClient, registerUser } from '../support/fixtures.js';
+import { REDIRECT_URI, registerApi, registerClient, registerSpaClient, registerUser } from '../support/fixtures.js';
 import { createTestStorage, startTestServer, type TestServer, type TestStorage } from '../support/server.js';
 import { discoverClient, signInAndRedeem } from '../support/sign-in.js';
 import { currentStep, totpCode } from '../support/totp.js';
@@ -134,6 +134,27 @@ describe('MFA-2 TOTP as a second factor', () => {
     }
     expect(statuses).toContain(429);
     expect(Number(retryAfter)).toBeGreaterThan(0);
+  });
+
+  it('FLOW-9: a retry page of a native app\'s sign-in still lets the redirect to its loopback port through', async () => {
+    await registerClient(server, { client_id: 'native-mfa', application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['http://127.0.0.1/cb'], scope: 'openid' });
+    const native = await discoverClient(server, 'native-mfa');
+    // A user of its own: the throttling test above has spent this address's allowance for frank.
+    const nadia = await registerUser(server, 'nadia');
+    await server.gatehouse.services.factors.confirmTotp(nadia.account.id, totpCode(await server.gatehouse.services.factors.startTotpEnrolment(nadia.account.id)));
+    const browser = new HttpBrowser();
+    const url = oidc.buildAuthorizationUrl(native, {
+      redirect_uri: 'http://127.0.0.1:53682/cb',
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const login = await browser.follow(url, server.issuer);
+    const uid = login.url.pathname.split('/')[2] ?? '';
+    await browser.follow(`${server.issuer}/interaction/${uid}/login`, server.issuer, { form: { username: nadia.username, password: nadia.password } });
+    const wrong = await browser.request(`${server.issuer}/interaction/${uid}/second-factor`, { form: { code: '000000' } });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('content-security-policy')).toMatch(/form-action [^;]*http:\/\/127\.0\.0\.1:53682/);
   });
 
   it('counts second-factor results in the metrics', async () => {
