@@ -17,7 +17,7 @@ import type { AccountStore } from '../accounts/store.js';
 import type { ResourceServerStore } from '../apis/store.js';
 import { ACCOUNT_CLIENT_ID } from '../account-ui/account-client.js';
 import { describePermissions } from './permissions.js';
-import { PASSWORD_SIGN_IN, canSatisfy, requestedAcrValues, type AcrRequest } from '../accounts/authentication-context.js';
+import { PASSWORD_SIGN_IN, canSatisfy, isMultiFactor, requestedAcrValues, type AcrRequest } from '../accounts/authentication-context.js';
 import { ValidationError, describeIssues } from '../validation.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -88,15 +88,33 @@ async function grantMissingAndFinish(provider: Provider, ctx: Context, details: 
 }
 
 /** The error to end the sign-in with when the client made an `acr` essential that no sign-in method here yields. */
-function unmetEssentialAcr(details: Details): { error: string; error_description: string } | undefined {
+async function unmetEssentialAcr(details: Details, secondFactor: SecondFactorSignIn | undefined): Promise<{ error: string; error_description: string } | undefined> {
   const { reasons } = details.prompt;
   if (!reasons.includes('essential_acr') && !reasons.includes('essential_acrs')) return undefined;
   const request = (details.prompt.details as { acr?: AcrRequest }).acr;
-  if (!request?.essential || canSatisfy(requestedAcrValues(request))) return undefined;
-  return {
-    error: 'unmet_authentication_requirements',
-    error_description: 'none of the requested authentication context classes (acr) can be met by this server',
-  };
+  if (!request?.essential) return undefined;
+  const requested = requestedAcrValues(request);
+  if (!canSatisfy(requested)) {
+    return {
+      error: 'unmet_authentication_requirements',
+      error_description: 'none of the requested authentication context classes (acr) can be met by this server',
+    };
+  }
+  // Multi-factor already, of another class than asked for: if the only step this account would be
+  // offered next gives that class again (a code when `phr` is asked for, a passkey when mfa is),
+  // the engine would ask again after it, and the sign-in would go round forever.
+  const given = details.session?.['acr'];
+  const accountId = details.session?.accountId;
+  if (
+    secondFactor && accountId && typeof given === 'string' && isMultiFactor(given) && !requested.includes(given) &&
+    !requested.includes(await secondFactor.nextStepAcr(accountId))
+  ) {
+    return {
+      error: 'unmet_authentication_requirements',
+      error_description: `this sign-in was multi-factor (${given}), but not of the requested class`,
+    };
+  }
+  return undefined;
 }
 
 export function interactionRoutes(deps: InteractionDependencies): Router {
@@ -130,7 +148,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const clientName = client.clientName ?? client.clientId;
     const formTargets = clientFormTargets(client, details.params['redirect_uri']);
     if (details.prompt.name === 'login') {
-      const unmet = unmetEssentialAcr(details);
+      const unmet = await unmetEssentialAcr(details, deps.secondFactor);
       if (unmet) {
         // OIDC Core 5.5.1.1: an essential acr that cannot be met is a failed authentication.
         const url = await provider.interactionResult(ctx.req, ctx.res, unmet, { mergeWithLastSubmission: false });

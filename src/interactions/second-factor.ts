@@ -13,7 +13,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { PASSWORD_SIGN_IN } from '../accounts/authentication-context.js';
+import { ACR_MFA, ACR_PHISHING_RESISTANT, PASSWORD_SIGN_IN } from '../accounts/authentication-context.js';
 import type { Account, AccountStore } from '../accounts/store.js';
 import type { InteractionStates } from '../mfa/interaction-states.js';
 import type { SecondFactorStore } from '../mfa/store.js';
@@ -87,6 +87,12 @@ export class SecondFactorSignIn {
     if (await this.deps.factors.isRequired(accountId)) return true;
     const client = (await this.deps.provider().Client.find(String(details.params['client_id']))) as unknown as ClientLike | undefined;
     return clientRequiresMultiFactor(this.deps.requirement, client);
+  }
+
+  /** The acr the second step this account is offered gives: a code (or enrolling an app) mfa, a passkey phr. */
+  async nextStepAcr(accountId: string): Promise<string> {
+    if (await this.deps.factors.hasTotp(accountId)) return ACR_MFA;
+    return (await this.deps.passkeys?.list(accountId))?.length ? ACR_PHISHING_RESISTANT : ACR_MFA;
   }
 
   /**

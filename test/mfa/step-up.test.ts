@@ -6,7 +6,7 @@
  */
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACR_MFA, ACR_PASSWORD } from '../../src/accounts/authentication-context.js';
+import { ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT } from '../../src/accounts/authentication-context.js';
 import { clientMetadataSchema } from '../../src/clients/schema.js';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { HttpBrowser } from '../support/browser-over-http.js';
@@ -241,6 +241,23 @@ describe('MFA-3 policies force enrolment', () => {
     const claims = JSON.stringify({ id_token: { acr: { essential: true, values: [ACR_MFA] } } });
     const { tokens } = await signInAndRedeem(server, spa, { ...user, secondFactor: answerWith({}) }, { claims });
     expect(tokens.claims()?.acr).toBe(ACR_MFA);
+  });
+
+  it('an essential acr the second factor given cannot meet ends with unmet_authentication_requirements, not the same step again', async () => {
+    // Asks for a passkey sign-in (phr) from a user who then enrols an app and signs in with a code
+    // (mfa): the engine's essential-acr check would prompt again, and the code step would repeat.
+    const user = await registerUser(server, 'rhea');
+    const claims = JSON.stringify({ id_token: { acr: { essential: true, values: [ACR_PHISHING_RESISTANT] } } });
+    const url = oidc.buildAuthorizationUrl(spa, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      claims,
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      state: 's',
+    });
+    const callback = await new HttpBrowser().authorize(url, server.issuer, { ...user, secondFactor: answerWith({}) });
+    expect(callback.searchParams.get('error')).toBe('unmet_authentication_requirements');
   });
 
   it('prompt=none cannot step up silently: login_required', async () => {
