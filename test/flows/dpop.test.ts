@@ -112,6 +112,16 @@ describe('FLOW-8 DPoP-bound tokens', () => {
     expect(await introspect(tokens.access_token)).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: key.thumbprint } });
   });
 
+  it('accepts a proof signed with every algorithm discovery advertises', async () => {
+    const config = await discover(service.clientId, oidc.ClientSecretBasic(service.secret));
+    for (const alg of DPOP_SIGNING_ALGS) {
+      const key = await dpopKey(alg);
+      const tokens = await oidc.clientCredentialsGrant(config, { scope: 'things:read' }, { DPoP: oidc.getDPoPHandle(config, key) });
+      expect(tokens.token_type, alg).toBe('dpop');
+      expect(await introspect(tokens.access_token), alg).toMatchObject({ active: true, cnf: { jkt: key.thumbprint } });
+    }
+  });
+
   it('issues plain Bearer tokens without cnf when no proof is sent', async () => {
     const response = await tokenRequest({ grant_type: 'client_credentials', scope: 'things:read' }, { auth: basic(service.clientId, service.secret) });
     const body = (await response.json()) as { token_type: string; access_token: string };
