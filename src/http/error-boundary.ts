@@ -24,7 +24,8 @@ interface HttpLikeError {
 // answered with an OAuth error body whatever the Accept header says.
 const PAGE_PATHS = /^\/(interaction|account|auth|session)(\/|$)/i;
 
-function wantsJson(accept: string, path: string): boolean {
+/** Whether an error answer is JSON (APIs, admin) rather than a page (paths people open in a browser). */
+export function wantsJson(accept: string, path: string): boolean {
   return path.startsWith('/admin/') || !PAGE_PATHS.test(path) || (accept.includes('application/json') && !accept.includes('text/html'));
 }
 

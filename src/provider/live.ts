@@ -25,6 +25,7 @@ import { ADMIN_SCOPES } from '../admin/admin-api.js';
 import { prepareRegistration } from '../registration/engine.js';
 import { isDatabaseUnavailable, outageReporter } from '../db/unavailable.js';
 import { answerUnavailable } from '../http/unavailable.js';
+import { wantsJson } from '../http/error-boundary.js';
 
 export interface LiveProviderDependencies extends ProviderDependencies {
   readonly keys: SigningKeyStore;
@@ -122,20 +123,17 @@ export class LiveProvider {
       return typeof this.clientSecret === 'string' && clients.verifySecret(actual, this.clientSecret);
     };
     const jwksCacheControl = `public, max-age=${this.deps.config.keys.jwksCacheMaxAge}`;
-    // Outermost: while the database is unreachable the engine's answer (500 server_error) becomes
-    // 503 + Retry-After, `temporarily_unavailable` or a friendly page (API-5, issue 13 item 2).
+    // While the database is unreachable the engine's own answer (500 server_error, the error
+    // caught inside its route and reported below) becomes 503 + Retry-After,
+    // `temporarily_unavailable` or a friendly page (API-5, issue 13 item 2). An outage error the
+    // engine lets through reaches the edge's error boundary, which answers the same way.
     const reportOutage = outageReporter(logger);
     provider.use(async (ctx, next) => {
-      try {
-        await next();
-      } catch (error) {
-        if (!isDatabaseUnavailable(error)) throw error;
-        ctx.state['databaseUnavailable'] = error;
-      }
+      await next();
       const unavailable = ctx.state['databaseUnavailable'] as Error | undefined;
       if (!unavailable) return;
       reportOutage({ route: ctx.oidc?.route, reason: unavailable.message });
-      answerUnavailable(ctx, ctx.accepts('json', 'html') === 'html');
+      answerUnavailable(ctx, !wantsJson(ctx.get('accept'), ctx.path));
     });
     provider.use(documentCache(this.deps.config.issuer));
     provider.use(mtlsEndpointAliases(this.deps.config));
