@@ -18,7 +18,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { ValidationError } from '../validation.js';
 import { factorRemovedPage, recoveryCodesPage, securityPage, totpSetupPage } from './second-factor-views.js';
 import { requireRecentSignIn } from './recent-sign-in.js';
-import { formField as field, signedInUser as userOf, type SignedIn as User } from './signed-in.js';
+import { formField as field, signedInUser as userOf } from './signed-in.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import { throttledCheck, tooManyAttempts } from './throttled-check.js';
 

@@ -22,7 +22,6 @@ export const ACR_MFA = 'urn:gatehouse:acr:mfa';
 
 /** Passkey sign-in (MFA-1), OpenID EAP ACR values: phishing-resistant; and hardware-protected (not produced: see above). */
 export const ACR_PHISHING_RESISTANT = 'phr';
-export const ACR_PHISHING_RESISTANT_HARDWARE = 'phrh';
 
 interface AuthenticationMethod {
   readonly acr: string;
@@ -34,7 +33,7 @@ export const AUTHENTICATION_METHODS: readonly AuthenticationMethod[] = [
   { acr: ACR_PASSWORD, amr: ['pwd'] },
   { acr: ACR_MFA, amr: ['pwd', 'otp'] },
   { acr: ACR_PHISHING_RESISTANT, amr: ['swk', 'user'] },
-  // Add { acr: ACR_PHISHING_RESISTANT_HARDWARE, amr: ['hwk', 'user'] } with attestation verification.
+  // Add { acr: 'phrh', amr: ['hwk', 'user'] } with attestation verification.
 ];
 
 /** Advertised as `acr_values_supported`. */
@@ -42,6 +41,13 @@ export const SUPPORTED_ACR_VALUES = AUTHENTICATION_METHODS.map((method) => metho
 
 /** What the ID token says after a password sign-in. */
 export const PASSWORD_SIGN_IN = { acr: ACR_PASSWORD, amr: ['pwd'] } as const;
+
+/**
+ * What the ID token says after a passkey sign-in (RFC 8176, OpenID EAP): `phr`, ["swk","user"]
+ * for every passkey. A device-bound credential (BE=0) says so itself, but without a verified
+ * attestation nothing proves the key is in hardware, so `phrh`/`hwk` is not claimed.
+ */
+export const PASSKEY_SIGN_IN = { acr: ACR_PHISHING_RESISTANT, amr: ['swk', 'user'] } as const;
 
 /** An `acr` request from the claims parameter or acr_values, as the engine reports it. */
 export interface AcrRequest {
@@ -61,9 +67,6 @@ export function requestedAcrValues(request: AcrRequest | undefined): string[] {
 export function canSatisfy(values: readonly string[]): boolean {
   return values.some((value) => SUPPORTED_ACR_VALUES.includes(value));
 }
-
-/** What the ID token says after a password and an authenticator-app or recovery code. */
-export const PASSWORD_AND_CODE_SIGN_IN = { acr: ACR_MFA, amr: ['pwd', 'otp'] } as const;
 
 /** The classes that mean more than one factor; asking for any of them asks for a step-up (MFA-3). */
 export const MULTI_FACTOR_ACR_VALUES: readonly string[] = [ACR_MFA, ACR_PHISHING_RESISTANT];

@@ -41,11 +41,6 @@ export class OverloadGuard {
     private readonly logger: Logger,
   ) {}
 
-  /** Whether requests are being shed for event-loop lag right now. */
-  get lagging(): boolean {
-    return this.#lagging;
-  }
-
   /** Wraps the request handler: refuses before it runs when over the cap or lagging. */
   guard(handler: RequestListener): RequestListener {
     return (req: IncomingMessage, res: ServerResponse) => {

@@ -56,8 +56,4 @@ export class InteractionStates {
       .returning(['account_id', 'payload'])) as StateRow[];
     return rows[0] ? toState<P>(rows[0]) : undefined;
   }
-
-  async clear(uid: string): Promise<void> {
-    await this.knex('interaction_states').where('interaction_uid', uid).delete();
-  }
 }

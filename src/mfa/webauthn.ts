@@ -17,7 +17,6 @@ import {
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { DeviceType, NewPasskey, Passkey } from './passkeys.js';
-import { ACR_PHISHING_RESISTANT } from '../accounts/authentication-context.js';
 
 
 const TIMEOUT_MS = 120_000;
@@ -112,11 +111,3 @@ export class RelyingParty {
   }
 }
 
-/**
- * What the ID token says after a passkey sign-in (RFC 8176, OpenID EAP): `phr`, ["swk","user"]
- * for every passkey. A device-bound credential (BE=0) says so itself, but without a verified
- * attestation nothing proves the key is in hardware, so `phrh`/`hwk` is not claimed.
- */
-export function passkeySignIn(_deviceType: DeviceType): { acr: string; amr: string[] } {
-  return { acr: ACR_PHISHING_RESISTANT, amr: ['swk', 'user'] };
-}

@@ -159,7 +159,6 @@ export function edgeRateLimits(options: EdgeLimitOptions): EdgeLimits {
       refuse(ctx, ipPolicy, error, { ip: ctx.ip });
       return;
     }
-    ctx.state['ipLimit'] = res;
     setRateLimitHeaders(ctx, ipPolicy, res);
     return next();
   };

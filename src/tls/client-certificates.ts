@@ -62,11 +62,6 @@ export class ClientCertificates {
     this.#proxies = settings.forwarded ? new TrustedProxies(settings.forwarded.trustedProxies) : undefined;
   }
 
-  /** Whether `tls_client_auth` can work at all: it needs trust anchors. */
-  get hasTrustAnchors(): boolean {
-    return this.#anchors.length > 0;
-  }
-
   get #anchors(): readonly X509Certificate[] {
     return this.#trust?.current.certificates ?? [];
   }
