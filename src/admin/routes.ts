@@ -174,7 +174,7 @@ export function adminRoutes(deps: AdminDependencies): Router {
   });
 
   // A user's sign-in factors (MFA)
-  registerFactorRoutes(router, { stores: services, read, write, accountOf, audit });
+  registerFactorRoutes(router, { stores: services, read, write, json, accountOf, audit });
 
   // Keys
   router.get('/keys', read, async (ctx) => {
