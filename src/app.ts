@@ -36,6 +36,7 @@ import { corsPolicy } from './security/cors.js';
 import { LoginThrottle } from './security/login-throttle.js';
 import { edgeRateLimits, registrationRateLimit, type RateLimits } from './security/rate-limits.js';
 import { tokenRequests } from './security/token-requests.js';
+import { requestPath } from './http/request-path.js';
 import { frontChannelPostAsGet } from './security/front-channel-posts.js';
 import { bodyLimit } from './security/body-limit.js';
 import type { ClientStore } from './clients/store.js';
@@ -67,19 +68,6 @@ export interface AppDependencies {
 
 /** A superset of the paths the host's routers serve; anything else belongs to the engine. */
 export const HOST_PATHS = /^\/(healthz|readyz|assets\/|interaction|admin\/|account)/i;
-
-/**
- * The path as Koa sees it (`ctx.path`), for choosing the application: the request target up to
- * its query, or the path of an absolute-form target (`GET http://host/path`).
- */
-export function requestPath(url: string | undefined): string {
-  if (!url) return '/';
-  if (url.startsWith('/')) {
-    const query = url.indexOf('?');
-    return query < 0 ? url : url.slice(0, query);
-  }
-  return URL.canParse(url) ? new URL(url).pathname : url;
-}
 
 export function createRequestHandler(deps: AppDependencies): RequestListener {
   const app = new Koa({ proxy: deps.config.trustProxy });

@@ -24,6 +24,9 @@ import {
   id_ce_subjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
 
+/** Every PEM certificate block in a text (a bundle, a forwarded chain). */
+export const PEM_CERTIFICATES = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
 /** Offered CA certificates between the leaf and the bundle: Istio and most PKIs need one or two. */
 export const MAX_INTERMEDIATES = 4;
 
@@ -79,7 +82,7 @@ function allowsClientAuth(certificate: X509Certificate): boolean {
   return !usages || usages.includes(CLIENT_AUTH_USAGE) || usages.includes(ANY_EXTENDED_USAGE);
 }
 
-function isCurrent(certificate: X509Certificate, now: number): boolean {
+export function isCurrent(certificate: X509Certificate, now = Date.now()): boolean {
   return Date.parse(certificate.validFrom) <= now && now <= Date.parse(certificate.validTo);
 }
 

@@ -14,7 +14,7 @@ import { BlockList, isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { MtlsSettings } from '../config/index.js';
-import { MAX_INTERMEDIATES, chainsToAnchor } from './certificate-path.js';
+import { MAX_INTERMEDIATES, chainsToAnchor, isCurrent } from './certificate-path.js';
 import { ClientTrustAnchors } from './client-trust-anchors.js';
 import { TrustedProxies, forwardedCertificates } from './forwarded-certificate.js';
 
@@ -41,10 +41,6 @@ const FORWARDED_CACHE_MS = 60_000;
 
 // OpenSSL's verdicts when the path stops short of a self-signed certificate in the bundle.
 const NO_ISSUER_FOUND = new Set(['UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
-
-function isCurrent(certificate: X509Certificate, now = Date.now()): boolean {
-  return Date.parse(certificate.validFrom) <= now && now <= Date.parse(certificate.validTo);
-}
 
 export class ClientCertificates {
   readonly #trust: ClientTrustAnchors | undefined;

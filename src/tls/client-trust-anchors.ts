@@ -11,9 +11,9 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { MtlsSettings } from '../config/index.js';
+import { PEM_CERTIFICATES } from './certificate-path.js';
 import { followFiles } from './file-reload.js';
 
-const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 export interface Anchors {
   /** The file as read: what the mTLS listener's handshakes verify against (`ca`). */
@@ -25,7 +25,7 @@ export interface Anchors {
 export function parseAnchors(pem: Buffer, file: string): Anchors {
   let certificates: X509Certificate[];
   try {
-    certificates = (pem.toString('utf8').match(PEM_BLOCK) ?? []).map((block) => new X509Certificate(block));
+    certificates = (pem.toString('utf8').match(PEM_CERTIFICATES) ?? []).map((block) => new X509Certificate(block));
   } catch {
     throw new Error(`MTLS_CA_FILE ${file} holds a certificate that cannot be parsed`);
   }

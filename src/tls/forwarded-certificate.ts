@@ -13,9 +13,8 @@
 import { BlockList, isIP } from 'node:net';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { MAX_INTERMEDIATES } from './certificate-path.js';
+import { MAX_INTERMEDIATES, PEM_CERTIFICATES } from './certificate-path.js';
 
-const PEMS = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 const CERT_KEYS = /(^|[;,\s])cert=/gi;
 const CHAIN_KEYS = /(^|[;,\s])chain=/gi;
 const PEM_BEGINS = /-----BEGIN CERTIFICATE-----/g;
@@ -93,7 +92,7 @@ function pemsIn(encoded: string | undefined, max: number): string[] | undefined 
   const text = encoded === undefined ? undefined : decoded(encoded);
   if (!text) return undefined;
   const count = text.match(PEM_BEGINS)?.length ?? 0;
-  const pems = text.match(PEMS) ?? [];
+  const pems = text.match(PEM_CERTIFICATES) ?? [];
   if (count < 1 || count > max || pems.length !== count) return undefined;
   return pems.map((pem) => {
     // nginx's older $ssl_client_cert folds lines with tabs; PEM decoders want plain newlines.

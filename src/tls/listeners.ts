@@ -11,6 +11,8 @@ import https from 'node:https';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { requestPath } from '../http/request-path.js';
+import { endpointOf } from '../security/token-requests.js';
 import { ClientTrustAnchors, readAnchors } from './client-trust-anchors.js';
 import { loadServerCertificate, watchServerCertificate, type ServerCertificate } from './server-certificate.js';
 
@@ -66,13 +68,13 @@ function withHsts(handler: Handler): Handler {
   };
 }
 
-/** Only the RFC 8705 endpoints answer on the mTLS port; anything else is not there. */
 const FORWARDED_HEADERS = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded'] as const;
 
+/** Only the RFC 8705 endpoints answer on the mTLS port; anything else is not there. */
 function mtlsOnly(handler: Handler): Handler {
   return (req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!.toLowerCase().replace(/(.)\/$/, '$1');
-    if (MTLS_PATHS.has(path)) {
+    // Folded as the engine's router folds it (case, trailing slash), from the path Koa will see.
+    if (MTLS_PATHS.has(endpointOf(requestPath(req.url)))) {
       // Clients reach this port directly (Gatehouse terminates its TLS), so no proxy stands in
       // front to vouch for forwarded addresses: with TRUST_PROXY they would be the client's word.
       for (const name of FORWARDED_HEADERS) delete req.headers[name];

@@ -3,7 +3,8 @@
  * will see; a mismatch would send a host path to the engine (or back) and answer 404.
  */
 import { describe, expect, it } from 'vitest';
-import { HOST_PATHS, requestPath } from '../../src/app.js';
+import { HOST_PATHS } from '../../src/app.js';
+import { requestPath } from '../../src/http/request-path.js';
 
 describe('requestPath', () => {
   it('is the request target up to its query', () => {
