@@ -8,11 +8,10 @@
  */
 import { chmodSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { payloadHasUnstorableText } from '../adapter/records.js';
 import { commandByName } from '../cli/commands.js';
-import { CLI_SOCKET_NAME, CLI_SOCKET_PATH } from '../cli/remote.js';
+import { CLI_SOCKET_PATH, cliSocketPath } from '../cli/remote.js';
 import { failure, runCommand, type CommandRequest, type CommandResult, type CommandSession } from '../cli/run-command.js';
 import { ValidationError } from '../validation.js';
 // A clients import of 1000 clients fits with room to spare.
@@ -49,12 +48,12 @@ export interface CliSocket {
   close(): Promise<void>;
 }
 
-/** Listens on the data folder's socket; undefined (with a warning) if the path cannot hold one. */
 // Within the server's 25-second shutdown deadline, with room for the rest of the shutdown.
 const COMMAND_DRAIN_MS = 15_000;
 
+/** Listens on the data folder's socket; undefined (with a warning) if the path cannot hold one. */
 export async function listenForCli(dataDir: string, session: CommandSession, logger: Logger): Promise<CliSocket | undefined> {
-  const socketPath = path.join(dataDir, CLI_SOCKET_NAME);
+  const socketPath = cliSocketPath(dataDir);
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
     logger.warn({ path: socketPath }, 'the data folder path is too long for a Unix socket: the CLI cannot reach this server while it runs');
     return undefined;

@@ -216,22 +216,12 @@ export class ClientStore {
     await this.feed.publish('clients', write.clientId);
   }
 
-  /** Deletes a client that registered itself (RFC 7592), with everything issued to it; false if there is none. */
-  async deleteRegistered(clientId: string): Promise<boolean> {
-    const deleted = await this.knex.transaction(async (trx) => {
-      const removed = await trx('clients').where('client_id', clientId).whereNotNull('registered_at').delete().returning('client_id');
-      if (removed.length) await trx('oidc_records').whereRaw("payload->>'clientId' = ?", [clientId]).delete();
-      return removed.length;
-    });
-    await this.feed.publish('clients', clientId);
-    return deleted > 0;
-  }
-
-  /** Deletes a client and every artefact issued to it. */
-  async delete(clientId: string): Promise<boolean> {
+  /** Deletes a client and every artefact issued to it; `registeredOnly`: only a self-registered one (RFC 7592). */
+  async delete(clientId: string, { registeredOnly = false } = {}): Promise<boolean> {
     // The deleted rows, not a count: knex's count is a number on pg but a result object on PGlite.
     const deleted = await this.knex.transaction(async (trx) => {
-      const rows = await trx('clients').where('client_id', clientId).delete().returning('client_id');
+      const query = trx('clients').where('client_id', clientId);
+      const rows = await (registeredOnly ? query.whereNotNull('registered_at') : query).delete().returning('client_id');
       if (rows.length) await trx('oidc_records').whereRaw("payload->>'clientId' = ?", [clientId]).delete();
       return rows.length > 0;
     });

@@ -83,6 +83,6 @@ export class ClientRegistrations implements ClientWriter {
   }
 
   async remove(clientId: string): Promise<void> {
-    await this.clients.deleteRegistered(clientId);
+    await this.clients.delete(clientId, { registeredOnly: true });
   }
 }
