@@ -4,7 +4,7 @@
  * handler, loaded only when the command runs (so `--help` or a typo answers without loading the
  * engine or opening the database). The same entry runs in the CLI process or, when a server owns
  * the embedded database, inside that server (src/admin/cli-socket.ts).
- * Adding a command: one entry here and its handler in handlers.ts.
+ * Adding a command: one entry here and its handler in handlers.ts (or a file of its own beside it).
  */
 import type { LiveProvider } from '../provider/live.js';
 import type { Services } from '../services.js';

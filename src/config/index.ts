@@ -249,11 +249,11 @@ export function configWarnings(env: Record<string, string | undefined>): string[
   return unknownSettingWarnings(env, Object.keys(environmentSchema.shape));
 }
 
+// These two are the only readers of process.env in the code base.
 export function configWarningsFromProcessEnvironment(): string[] {
   return configWarnings(process.env);
 }
 
-/** The only reader of process.env in the code base. */
 export function configFromProcessEnvironment(): Config {
   return loadConfig(process.env);
 }
