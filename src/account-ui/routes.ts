@@ -68,6 +68,9 @@ const schemaFor = (path: string): z.ZodType =>
 
 export function accountRoutes(deps: AccountAreaDependencies): Router {
   const router = new Router({ prefix: '/account' });
+  /** The user's sessions other than this one: what the offer to end them counts (SESS-10). */
+  const otherSessions = async (accountId: string, uid: string) =>
+    (await deps.sessions.listForAccount(accountId)).filter((session) => session.uid !== uid).length;
   const issuerOrigin = new URL(deps.config.issuer).origin;
   const handleOf = (uid: string) => deps.secret.mac('session-handle', uid).slice(0, 22);
 
@@ -203,12 +206,9 @@ export function accountRoutes(deps: AccountAreaDependencies): Router {
     }
     await deps.throttle.succeeded(username, ctx.ip);
     deps.logger.info({ event: 'password_changed', accountId: user.accountId }, 'password changed by the user');
-    const others = (await deps.sessions.listForAccount(user.accountId)).filter((session) => session.uid !== user.uid).length;
-    sendPage(ctx, passwordChangedPage({ csrf: user.csrf, otherSessions: others }));
+    sendPage(ctx, passwordChangedPage({ csrf: user.csrf, otherSessions: await otherSessions(user.accountId, user.uid) }));
   });
 
-  const otherSessions = async (accountId: string, uid: string) =>
-    (await deps.sessions.listForAccount(accountId)).filter((session) => session.uid !== uid).length;
   if (deps.passkeys) registerPasskeyRoutes(router, { ...deps.passkeys, issuer: deps.config.issuer, throttle: deps.throttle, otherSessions });
   if (deps.factors) {
     registerSecondFactorRoutes(router, { issuer: deps.config.issuer, accounts: deps.accounts, factors: deps.factors, logger: deps.logger, metrics: deps.metrics, throttle: deps.throttle, otherSessions });
